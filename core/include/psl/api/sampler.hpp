@@ -1,0 +1,56 @@
+// The sampler: decides, step by step, how many samples each client contributes to the
+// next global batch. It sees only what a real PSL server would see (ClientState).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "psl/random.hpp"
+
+namespace psl {
+
+// The server's knowledge of the clients during an epoch. Never the data itself.
+class ClientState {
+ public:
+  virtual ~ClientState();
+  virtual std::int64_t num_clients() const = 0;
+  virtual std::int64_t total(std::int64_t client) const = 0;      // N_k
+  virtual std::int64_t remaining(std::int64_t client) const = 0;  // R_k: not yet used this epoch
+  virtual std::int64_t total_samples() const = 0;                 // N
+  virtual std::int64_t total_remaining() const = 0;               // R
+  // Expected seconds for `client` to take part in one step with `samples` samples
+  // (compute, upload of activations, download of gradients). From the delay model in
+  // simulation, from a running mean of observed step times with real clients.
+  virtual double expected_latency_s(std::int64_t client, std::int64_t samples) const = 0;
+  // Per-class sample counts of the client's shard; nullptr unless the manifest sets
+  // `sampler.label_aware = true`.
+  virtual const std::vector<std::int64_t>* label_histogram(std::int64_t client) const = 0;
+};
+
+// `count` samples from `client` in one step.
+struct Take {
+  std::int64_t client = 0;
+  std::int64_t count = 0;
+  bool operator==(const Take&) const = default;
+};
+
+class Sampler {
+ public:
+  virtual ~Sampler();
+
+  // Called before the first step of every epoch, when every R_k == N_k. `rng` is reseeded
+  // by the host at each epoch start from (seed, epoch): keep no randomness of your own,
+  // so that a resumed run replays exactly.
+  virtual void begin_epoch(const ClientState& clients, Rng& rng);
+
+  // The next step's batch. Called while clients.total_remaining() > 0. Each count must be
+  // > 0 and <= remaining(client), no client twice, and the list must not be empty.
+  // The host then lowers R_k by the counts before the next call.
+  virtual std::vector<Take> next_step(const ClientState& clients, Rng& rng) = 0;
+
+  // A take the host could not use (the client missed the step deadline): its samples are
+  // back in R_k. Samplers that keep their own copy of R_k update it here.
+  virtual void give_back(const Take& take);
+};
+
+}  // namespace psl

@@ -1,0 +1,460 @@
+#include "manifest.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+namespace psl {
+
+const std::vector<ParamSpec>& top_level_params() {
+  static const std::vector<ParamSpec> specs = {
+      param_required("name", ParamType::String, "experiment name, used for the run folder"),
+      param_int("seed", 1, "seed of every random stream in the run").at_least(0),
+  };
+  return specs;
+}
+
+const std::vector<ParamSpec>& training_params() {
+  static const std::vector<ParamSpec> specs = {
+      param_int("clients", 16, "number of clients K").at_least(1),
+      param_int("batch_size", 128, "global batch size B").at_least(1),
+      param_int("epochs", 1, "passes over the training set").at_least(1),
+      param_int("max_steps", 0, "stop after this many steps in all (0: no limit)").at_least(0),
+      param_string("optimizer", "sgd", "optimizer of both parts").one_of({"sgd", "adam"}),
+      param_float("lr", 0.05, "learning rate").at_least(0),
+      param_float("momentum", 0.0, "SGD momentum").at_least(0).at_most(1),
+      param_float("weight_decay", 0.0, "L2 weight decay").at_least(0),
+      param_string("client_sync", "shared",
+                   "shared: summed client gradients, one identical client model; local: each client "
+                   "updates with its own gradient; fedavg: local, averaged every sync_every_steps")
+          .one_of({"shared", "local", "fedavg"}),
+      param_int("sync_every_steps", 10, "fedavg: steps between averaging the client replicas").at_least(1),
+      param_bool("fused", true, "shared sync: run the active clients' forward passes as one batch"),
+      param_int("eval_every_steps", 0, "evaluate on the test set every N steps too (0: epoch ends only)")
+          .at_least(0),
+      param_int("eval_batch_size", 1000, "batch size of evaluation").at_least(1),
+      param_float("step_deadline_s", 0.0,
+                  "clients that would take longer in a step are deferred to a later step (0: none)")
+          .at_least(0),
+      param_int("threads", 0, "torch intra-op threads (0: all cores)").at_least(0),
+  };
+  return specs;
+}
+
+const std::vector<ParamSpec>& transport_params() {
+  static const std::vector<ParamSpec> specs = {
+      param_string("type", "simulated", "simulated: virtual clock in one process; tcp: real client processes")
+          .one_of({"simulated", "tcp"}),
+      param_string("listen", "127.0.0.1:0", "tcp: HOST:PORT the server listens on (port 0: any free port)"),
+      param_string("token_file", "", "tcp: file holding the shared secret clients must present"),
+      param_string("on_client_loss", "abort", "tcp: what a lost client does to the run")
+          .one_of({"wait", "drop", "abort"}),
+      param_float("handshake_timeout_s", 10.0, "tcp: seconds a new connection has to authenticate").at_least(0),
+      param_float("step_timeout_s", 60.0, "tcp: seconds a client has to answer a step").at_least(0),
+  };
+  return specs;
+}
+
+namespace {
+
+const char* kDefaultType(Kind kind) {
+  switch (kind) {
+    case Kind::Dataset: return nullptr;  // required
+    case Kind::Partitioner: return "iid";
+    case Kind::Model: return "fmnist_cnn";
+    case Kind::Sampler: return nullptr;  // required
+    case Kind::Delay: return "constant";
+  }
+  return nullptr;
+}
+
+const char* type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a bool";
+    default: return "a date or time";
+  }
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string known_list(const std::vector<std::string>& known, const std::string& wrong) {
+  std::string hint;
+  for (const auto& k : known)
+    if (edit_distance(k, wrong) <= 2) hint = fmt::format(" (did you mean '{}'?)", k);
+  return fmt::format("{}; known: {}", hint, known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")));
+}
+
+// Collects errors with their source positions; --set values are named by their flag.
+class Checker {
+ public:
+  Checker(std::string file, std::set<std::string> overridden)
+      : file_(std::move(file)), overridden_(std::move(overridden)) {}
+
+  void error(const std::string& key_path, const toml::source_region& where, const std::string& message) {
+    if (overridden_.count(key_path)) {
+      errors_.push_back(fmt::format("--set {}: {}", key_path, message));
+    } else {
+      errors_.push_back(fmt::format("{}:{}:{}: {}", file_, where.begin.line, where.begin.column, message));
+    }
+  }
+  std::vector<std::string>& errors() { return errors_; }
+
+  // Checks one table against a spec. `skip` keys belong to someone else.
+  Params check_table(const std::string& path, const toml::table& table, const std::vector<ParamSpec>& specs,
+                     const std::string& owner, const std::set<std::string>& skip) {
+    std::map<std::string, ParamValue> values;
+    std::vector<std::string> known;
+    for (const auto& s : specs) known.push_back(s.name);
+    for (auto&& [key, node] : table) {
+      const std::string name(key.str());
+      if (skip.count(name)) continue;
+      auto spec = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == name; });
+      const std::string full = path.empty() ? name : path + "." + name;
+      if (spec == specs.end()) {
+        error(full, key.source(), fmt::format("unknown key '{}' for {}{}", full, owner, known_list(known, name)));
+        continue;
+      }
+      if (auto v = convert(full, node, *spec, owner)) values[name] = *v;
+    }
+    for (const auto& s : specs) {
+      if (values.count(s.name) || table.contains(s.name)) continue;
+      if (s.default_value) {
+        values[s.name] = *s.default_value;
+      } else {
+        error(path, table.source(),
+              fmt::format("missing key '{}{}' ({} {}: {})", path.empty() ? "" : path + ".", s.name, to_string(s.type),
+                          owner, s.doc));
+      }
+    }
+    return Params(std::move(values));
+  }
+
+ private:
+  std::optional<ParamValue> convert(const std::string& full, const toml::node& node, const ParamSpec& spec,
+                                    const std::string& owner) {
+    auto wrong = [&] {
+      error(full, node.source(),
+            fmt::format("'{}' must be {} for {}, found {}", full, article(spec.type), owner, type_name(node.type())));
+      return std::nullopt;
+    };
+    auto in_range = [&](double v) {
+      if ((spec.min && v < *spec.min) || (spec.max && v > *spec.max)) {
+        error(full, node.source(),
+              fmt::format("'{}' = {} is out of range [{}, {}] for {}", full, v,
+                          spec.min ? fmt::format("{}", *spec.min) : "-inf",
+                          spec.max ? fmt::format("{}", *spec.max) : "inf", owner));
+        return false;
+      }
+      return true;
+    };
+    switch (spec.type) {
+      case ParamType::Bool:
+        if (!node.is_boolean()) return wrong();
+        return ParamValue{*node.value<bool>()};
+      case ParamType::Int: {
+        if (!node.is_integer()) return wrong();
+        auto v = *node.value<std::int64_t>();
+        if (!in_range(static_cast<double>(v))) return std::nullopt;
+        return ParamValue{v};
+      }
+      case ParamType::Float: {
+        if (!node.is_number()) return wrong();
+        double v = *node.value<double>();
+        if (!std::isfinite(v)) {
+          error(full, node.source(), fmt::format("'{}' must be a finite number", full));
+          return std::nullopt;
+        }
+        if (!in_range(v)) return std::nullopt;
+        return ParamValue{v};
+      }
+      case ParamType::String: {
+        if (!node.is_string()) return wrong();
+        std::string v = *node.value<std::string>();
+        if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
+          error(full, node.source(),
+                fmt::format("'{}' = \"{}\" is not allowed for {}: choose one of {}", full, v, owner,
+                            fmt::join(spec.choices, ", ")));
+          return std::nullopt;
+        }
+        return ParamValue{v};
+      }
+      case ParamType::IntList: {
+        const auto* arr = node.as_array();
+        if (!arr) return wrong();
+        std::vector<std::int64_t> out;
+        for (const auto& el : *arr) {
+          if (!el.is_integer()) return wrong();
+          auto v = *el.value<std::int64_t>();
+          if (!in_range(static_cast<double>(v))) return std::nullopt;
+          out.push_back(v);
+        }
+        return ParamValue{out};
+      }
+    }
+    return std::nullopt;
+  }
+
+  static std::string article(ParamType t) {
+    switch (t) {
+      case ParamType::Bool: return "a bool";
+      case ParamType::Int: return "an integer";
+      case ParamType::Float: return "a number";
+      case ParamType::String: return "a string";
+      case ParamType::IntList: return "an array of integers";
+    }
+    return "?";
+  }
+
+  std::string file_;
+  std::set<std::string> overridden_;
+  std::vector<std::string> errors_;
+};
+
+void apply_override(toml::table& root, const Override& o) {
+  toml::table* table = &root;
+  std::stringstream ss(o.key);
+  std::vector<std::string> parts;
+  for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    auto* next = (*table)[parts[i]].as_table();
+    if (!next) {
+      if (table->contains(parts[i]))
+        throw ManifestError({fmt::format("--set {}: '{}' is not a table", o.key, parts[i])});
+      table->insert(parts[i], toml::table{});
+      next = (*table)[parts[i]].as_table();
+    }
+    table = next;
+  }
+  // Read the value as TOML; a bare word such as `lds` is taken as a string.
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + o.value);
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{{"v", o.value}};
+  }
+  table->insert_or_assign(parts.back(), *parsed.get("v"));
+}
+
+}  // namespace
+
+ManifestError::ManifestError(std::vector<std::string> errors)
+    : std::runtime_error(fmt::format("{}", fmt::join(errors, "\n"))), errors_(std::move(errors)) {}
+
+Override parse_override(const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ManifestError({fmt::format("--set {}: expected KEY.PATH=VALUE", text)});
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+const ComponentSpec& Experiment::component(Kind kind) const {
+  switch (kind) {
+    case Kind::Dataset: return data;
+    case Kind::Partitioner: return partitioner;
+    case Kind::Model: return model;
+    case Kind::Sampler: return sampler;
+    case Kind::Delay: return delay;
+  }
+  return data;
+}
+
+bool Experiment::same_settings(const Experiment& o) const {
+  return name == o.name && seed == o.seed && plugin_paths == o.plugin_paths && data == o.data &&
+         partitioner == o.partitioner && model == o.model && sampler == o.sampler && delay == o.delay &&
+         label_aware == o.label_aware && training.values() == o.training.values() &&
+         transport.values() == o.transport.values();
+}
+
+Experiment load_experiment(const std::filesystem::path& file, const std::vector<Override>& overrides,
+                           Registry& registry) {
+  const std::string file_name = file.string();
+  toml::table root;
+  try {
+    root = toml::parse_file(file_name);
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    if (b.line == 0 && !std::filesystem::exists(file)) throw ManifestError({fmt::format("{}: no such file", file_name)});
+    throw ManifestError({fmt::format("{}:{}:{}: {}", file_name, b.line, b.column, e.description())});
+  }
+  std::set<std::string> overridden;
+  for (const auto& o : overrides) {
+    apply_override(root, o);
+    overridden.insert(o.key);
+  }
+
+  Checker check(file_name, overridden);
+  Experiment ex;
+  ex.file = file;
+
+  // Plugins first: the component tables are checked against what they register.
+  if (auto* node = root.get("plugin_paths")) {
+    const auto* arr = node->as_array();
+    if (!arr || !arr->is_homogeneous(toml::node_type::string)) {
+      check.error("plugin_paths", node->source(), "'plugin_paths' must be an array of strings");
+    } else {
+      for (const auto& el : *arr) ex.plugin_paths.push_back(*el.value<std::string>());
+    }
+  }
+  // Relative plugin folders start at the manifest's folder; kept absolute from here on.
+  std::vector<std::filesystem::path> dirs;
+  for (auto& p : ex.plugin_paths) {
+    std::filesystem::path dir(p);
+    if (!dir.is_absolute()) dir = std::filesystem::absolute(file.parent_path() / dir).lexically_normal();
+    p = dir.string();
+    dirs.push_back(dir);
+  }
+  try {
+    registry.load_search_path(dirs);
+  } catch (const PluginError& e) {
+    check.error("plugin_paths", root.source(), e.what());
+  }
+
+  const std::set<std::string> tables = {"data", "partitioner", "model", "sampler", "delay", "training", "transport"};
+  std::set<std::string> top_skip(tables.begin(), tables.end());
+  top_skip.insert("plugin_paths");
+  Params top = check.check_table("", root, top_level_params(), "the manifest", top_skip);
+  if (top.has("name")) ex.name = top.get_string("name");
+  if (top.has("seed")) ex.seed = top.get_int("seed");
+
+  auto table_at = [&](const std::string& key) -> const toml::table* {
+    const toml::node* node = root.get(key);
+    if (node && !node->is_table()) {
+      check.error(key, node->source(), fmt::format("'{}' must be a table ([{}])", key, key));
+      return nullptr;
+    }
+    return node ? node->as_table() : nullptr;
+  };
+
+  for (Kind kind : kAllKinds) {
+    const std::string key = manifest_table(kind);
+    const toml::table* table = table_at(key);
+    ComponentSpec spec;
+    const toml::node* type_node = table ? table->get("type") : nullptr;
+    if (type_node && !type_node->is_string()) {
+      check.error(key + ".type", type_node->source(), fmt::format("'{}.type' must be a string", key));
+      continue;
+    }
+    if (type_node) {
+      spec.type = *type_node->value<std::string>();
+    } else if (const char* def = kDefaultType(kind)) {
+      spec.type = def;
+    } else {
+      const auto where = table ? table->source() : root.source();
+      check.error(key, where,
+                  fmt::format("missing {} '{}.type' (known {}s: {})", table ? "key" : "table and key", key,
+                              to_string(kind), fmt::join(registry.names(kind), ", ")));
+      continue;
+    }
+    const Component* component = registry.find(kind, spec.type);
+    if (!component) {
+      check.error(key + ".type", type_node ? type_node->source() : root.source(),
+                  fmt::format("unknown {} '{}'{}", to_string(kind), spec.type,
+                              known_list(registry.names(kind), spec.type)));
+      continue;
+    }
+    std::set<std::string> skip = {"type"};
+    if (kind == Kind::Sampler) {
+      skip.insert("label_aware");
+      if (const toml::node* la = table ? table->get("label_aware") : nullptr) {
+        if (la->is_boolean()) {
+          ex.label_aware = *la->value<bool>();
+        } else {
+          check.error("sampler.label_aware", la->source(), "'sampler.label_aware' must be a bool");
+        }
+      }
+    }
+    const std::string owner = fmt::format("{} '{}'", to_string(kind), spec.type);
+    toml::table empty;
+    spec.params = check.check_table(key, table ? *table : empty, component->info.params, owner, skip);
+    switch (kind) {
+      case Kind::Dataset: ex.data = spec; break;
+      case Kind::Partitioner: ex.partitioner = spec; break;
+      case Kind::Model: ex.model = spec; break;
+      case Kind::Sampler: ex.sampler = spec; break;
+      case Kind::Delay: ex.delay = spec; break;
+    }
+  }
+
+  toml::table empty;
+  const toml::table* training = table_at("training");
+  ex.training = check.check_table("training", training ? *training : empty, training_params(), "[training]", {});
+  const toml::table* transport = table_at("transport");
+  ex.transport =
+      check.check_table("transport", transport ? *transport : empty, transport_params(), "[transport]", {});
+
+  if (!check.errors().empty()) throw ManifestError(std::move(check.errors()));
+  return ex;
+}
+
+namespace {
+void put(toml::table& t, const std::string& key, const ParamValue& v) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+          toml::array arr;
+          for (auto i : x) arr.push_back(i);
+          t.insert_or_assign(key, std::move(arr));
+        } else {
+          t.insert_or_assign(key, x);
+        }
+      },
+      v);
+}
+toml::table component_table(const ComponentSpec& spec) {
+  toml::table t;
+  t.insert_or_assign("type", spec.type);
+  for (const auto& [k, v] : spec.params.values()) put(t, k, v);
+  return t;
+}
+toml::table params_table(const Params& params) {
+  toml::table t;
+  for (const auto& [k, v] : params.values()) put(t, k, v);
+  return t;
+}
+}  // namespace
+
+std::string to_toml(const Experiment& ex) {
+  toml::table root;
+  root.insert_or_assign("name", ex.name);
+  root.insert_or_assign("seed", ex.seed);
+  toml::array paths;
+  for (const auto& p : ex.plugin_paths) paths.push_back(p);
+  root.insert_or_assign("plugin_paths", std::move(paths));
+  for (Kind kind : kAllKinds) {
+    toml::table t = component_table(ex.component(kind));
+    if (kind == Kind::Sampler) t.insert_or_assign("label_aware", ex.label_aware);
+    root.insert_or_assign(manifest_table(kind), std::move(t));
+  }
+  root.insert_or_assign("training", params_table(ex.training));
+  root.insert_or_assign("transport", params_table(ex.transport));
+  std::ostringstream out;
+  out << "# Resolved manifest: every default filled in. Rerun with `psl run` on this file.\n" << root << "\n";
+  return out.str();
+}
+
+}  // namespace psl

@@ -1,0 +1,55 @@
+// Uniform global sampling (UGS): each global batch is a uniform draw without replacement
+// from everything not yet used this epoch, cut so that the epoch has exactly ceil(N/B)
+// steps whose sizes differ by at most one. The server needs only the counts R_k.
+//
+// Drawing the batch item by item from the pooled counts gives the same distribution as
+// shuffling a pool of N client ids and cutting it into chunks (SPEC.md), at O(B log K)
+// per step and O(K) memory instead of O(N).
+#include <psl/api/sampler.hpp>
+#include <psl/plugin.hpp>
+
+#include <algorithm>
+#include <map>
+
+#include "weighted_pool.hpp"
+
+namespace {
+
+class UniformGlobalSampler : public psl::Sampler {
+ public:
+  explicit UniformGlobalSampler(std::int64_t batch_size) : batch_size_(batch_size) {}
+
+  void begin_epoch(const psl::ClientState& clients, psl::Rng&) override {
+    pool_ = psl::samplers::WeightedPool(clients.num_clients());
+    for (std::int64_t k = 0; k < clients.num_clients(); ++k) pool_.add(k, clients.remaining(k));
+    const std::int64_t n = clients.total_samples();
+    steps_left_ = (n + batch_size_ - 1) / batch_size_;
+  }
+
+  std::vector<psl::Take> next_step(const psl::ClientState&, psl::Rng& rng) override {
+    const std::int64_t r = pool_.total();
+    // Balanced chunk sizes; after deferrals (give_back) the epoch may need extra steps.
+    const std::int64_t size = steps_left_ > 0 ? (r + steps_left_ - 1) / steps_left_ : std::min(r, batch_size_);
+    if (steps_left_ > 0) --steps_left_;
+    std::map<std::int64_t, std::int64_t> counts;  // ordered: takes come out sorted by client
+    for (std::int64_t i = 0; i < size; ++i) ++counts[pool_.draw(rng)];
+    std::vector<psl::Take> takes;
+    takes.reserve(counts.size());
+    for (const auto& [client, count] : counts) takes.push_back({client, count});
+    return takes;
+  }
+
+  void give_back(const psl::Take& take) override { pool_.add(take.client, take.count); }
+
+ private:
+  std::int64_t batch_size_;
+  std::int64_t steps_left_ = 0;
+  psl::samplers::WeightedPool pool_;
+};
+
+}  // namespace
+
+PSL_PLUGIN("ugs") {
+  registrar.add_sampler({"ugs", "uniform global sampling: each batch a uniform draw from all remaining data", {}},
+                        [](const psl::Context& ctx) { return std::make_unique<UniformGlobalSampler>(ctx.batch_size); });
+}
