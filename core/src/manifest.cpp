@@ -104,7 +104,7 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 std::string known_list(const std::vector<std::string>& known, const std::string& wrong) {
   std::string hint;
   for (const auto& k : known)
-    if (edit_distance(k, wrong) <= 2) hint = fmt::format(" (did you mean '{}'?)", k);
+    if (edit_distance(k, wrong) <= std::max<std::size_t>(1, wrong.size() / 3)) hint = fmt::format(" (did you mean '{}'?)", k);
   return fmt::format("{}; known: {}", hint, known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")));
 }
 
