@@ -1,16 +1,87 @@
+// `psl run` and `psl sample`.
 #include <fmt/format.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
+#include "coordinator.hpp"
 
 namespace psl {
 
-int command_run(const RunOptions&) {
-  fmt::print(stderr, "psl run: not built yet\n");
-  return 3;
+namespace {
+
+int execute(const Experiment& ex, Registry& registry, RunSettings settings) {
+  if (ex.transport.get_string("type") == "tcp" && settings.train) {
+    fmt::print(stderr, "{}: transport.type = \"tcp\" is not built yet in this version; set "
+                       "--set transport.type=simulated to run it simulated (docs/user-guide.md, 'Status')\n",
+               ex.file.string());
+    return 3;
+  }
+  try {
+    run_experiment(ex, registry, settings);
+  } catch (const RunError& e) {
+    fmt::print(stderr, "psl: run failed: {}\n(what was written is in {})\n", e.what(), settings.out.string());
+    return 1;
+  }
+  std::ifstream in(settings.out / "summary.json");
+  const auto s = nlohmann::json::parse(in);
+  if (settings.train) {
+    fmt::print("{}: test accuracy {:.2f}% after {} steps; simulated time {:.1f} s; wall time {:.1f} s; "
+               "{:.0f} samples/s; mean batch deviation {:.4f}\n",
+               ex.name, 100.0 * s["test_accuracy"].get<double>(), s["train_steps"].get<std::int64_t>(),
+               s["simulated_time_s"].get<double>(), s["wall_time_s"].get<double>(), s["samples_per_s"].get<double>(),
+               s["mean_batch_deviation"].get<double>());
+  } else {
+    fmt::print("{} ({}): {} steps ({} in the first epoch), batch deviation mean {:.4f} p50 {:.4f} p90 {:.4f}, "
+               "mean batch {:.1f} from {:.1f} clients, simulated time {:.2f} s (straggler wait {:.2f} s)\n",
+               ex.name, s["sampler"].get<std::string>(), s["train_steps"].get<std::int64_t>(),
+               s["steps_per_epoch"].get<std::int64_t>(), s["mean_batch_deviation"].get<double>(),
+               s["p50_batch_deviation"].get<double>(), s["p90_batch_deviation"].get<double>(),
+               s["mean_batch_size"].get<double>(), s["mean_active_clients"].get<double>(),
+               s["simulated_time_s"].get<double>(), s["straggler_wait_s"].get<double>());
+  }
+  fmt::print("run folder: {}\n", settings.out.string());
+  return 0;
 }
-int command_sample(const RunOptions&) {
-  fmt::print(stderr, "psl sample: not built yet\n");
-  return 3;
+
+}  // namespace
+
+int command_run(const RunOptions& options) {
+  Registry registry;
+  RunSettings settings;
+  settings.quiet = options.quiet;
+  std::string manifest = options.manifest;
+  if (!options.resume.empty()) {
+    // The run folder's resolved manifest is the truth; overrides would change the run.
+    if (!options.sets.empty()) {
+      fmt::print(stderr, "psl run --resume: --set cannot change a run being resumed\n");
+      return 2;
+    }
+    settings.out = options.resume;
+    settings.resume = true;
+    manifest = (settings.out / "manifest.toml").string();
+  }
+  if (manifest.empty()) {
+    fmt::print(stderr, "psl run: give a MANIFEST, or --resume RUN_DIR\n");
+    return 2;
+  }
+  auto ex = load_or_report(manifest, options.sets, registry);
+  if (!ex) return 2;
+  if (!settings.resume) settings.out = options.out.empty() ? std::filesystem::path("runs") / ex->name : std::filesystem::path(options.out);
+  return execute(*ex, registry, settings);
+}
+
+int command_sample(const RunOptions& options) {
+  Registry registry;
+  auto ex = load_or_report(options.manifest, options.sets, registry);
+  if (!ex) return 2;
+  RunSettings settings;
+  settings.train = false;
+  settings.quiet = options.quiet;
+  settings.schedule = options.schedule;
+  settings.out = options.out.empty() ? std::filesystem::path("runs") / (ex->name + "-sample") : std::filesystem::path(options.out);
+  return execute(*ex, registry, settings);
 }
 
 }  // namespace psl

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
 
   psl::RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "train a manifest's experiment and write its run folder");
-  run_cmd->add_option("manifest", run.manifest, "experiment manifest (TOML)")->required();
+  run_cmd->add_option("manifest", run.manifest, "experiment manifest (TOML); not needed with --resume");
   run_cmd->add_option("--out", run.out, "run folder (default: runs/NAME)");
   run_cmd->add_option("--set", run.sets, "override one manifest key: KEY.PATH=VALUE");
   run_cmd->add_option("--resume", run.resume, "continue the run in this folder from its last checkpoint");
@@ -37,9 +37,9 @@ int main(int argc, char** argv) {
   auto* plugins_cmd = app.add_subcommand("plugins", "list every component with its parameters");
   plugins_cmd->add_option("kind", kind, "dataset, partitioner, model, sampler, delay, training or transport");
 
+  std::string listen, serve_manifest;
   auto* serve_cmd = app.add_subcommand("serve", "run the PSL server for real clients over TCP");
-  std::string listen;
-  serve_cmd->add_option("manifest", run.manifest, "experiment manifest (TOML)")->required();
+  serve_cmd->add_option("manifest", serve_manifest, "experiment manifest (TOML)")->required();
   serve_cmd->add_option("--listen", listen, "HOST:PORT");
   auto* client_cmd = app.add_subcommand("client", "run one PSL client against a server");
   client_cmd->allow_extras();

@@ -1,0 +1,422 @@
+#include "coordinator.hpp"
+
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <thread>
+
+#include "progress.hpp"
+#include "psl/api/dataset.hpp"
+#include "psl/api/delay_model.hpp"
+#include "psl/api/partitioner.hpp"
+#include "psl/api/sampler.hpp"
+#include "psl/api/split_model.hpp"
+#include "run_folder.hpp"
+#include "step_planner.hpp"
+#include "trainer.hpp"
+
+namespace psl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+// One pool of threads: torch's intra-op pool. OpenBLAS's own pool would compete for
+// the same cores, so it gets one thread (docs/benchmarks.md).
+void configure_threads(std::int64_t threads) {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+  const auto n = threads > 0 ? threads : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
+  at::set_num_threads(int(n));
+}
+
+Context context_for(const Experiment& ex, Kind kind) {
+  Context ctx;
+  ctx.params = ex.component(kind).params;
+  ctx.seed = std::uint64_t(ex.seed);
+  ctx.base_dir = ex.file.parent_path();
+  ctx.num_clients = ex.training.get_int("clients");
+  ctx.batch_size = ex.training.get_int("batch_size");
+  return ctx;
+}
+
+template <class T>
+std::unique_ptr<T> build(const Experiment& ex, Registry& registry, Kind kind) {
+  const auto& spec = ex.component(kind);
+  try {
+    return registry.make<T>(kind, spec.type, context_for(ex, kind));
+  } catch (const std::exception& e) {
+    throw RunError(fmt::format("{} '{}': {}", to_string(kind), spec.type, e.what()));
+  }
+}
+
+// Running totals for summary.json; rebuilt from metrics.csv when a run resumes.
+struct Totals {
+  std::int64_t steps = 0, samples = 0, active = 0, deferred = 0;
+  double simulated_s = 0, straggler_wait_s = 0;
+  std::vector<double> deviations;
+  bool evaluated = false;
+  double accuracy = 0, test_loss = 0;
+
+  void add(const MetricsRow& r) {
+    if (r.is_train) {
+      ++steps;
+      samples += r.batch_size;
+      active += r.active_clients;
+      deferred += r.deferred;
+      straggler_wait_s += r.straggler_wait_s;
+      simulated_s = r.simulated_time_s;
+      deviations.push_back(r.batch_deviation);
+    } else {
+      evaluated = true;
+      accuracy = r.test_accuracy;
+      test_loss = r.test_loss;
+    }
+  }
+  double deviation_percentile(double q) const {
+    if (deviations.empty()) return 0;
+    std::vector<double> d = deviations;
+    const auto at = std::size_t(std::llround(q * double(d.size() - 1)));
+    std::nth_element(d.begin(), d.begin() + std::ptrdiff_t(at), d.end());
+    return d[at];
+  }
+};
+
+struct Checkpoint {
+  std::int64_t epochs_done = 0;
+  std::int64_t global_step = 0;
+  std::uintmax_t metrics_bytes = 0;
+  double wall_s = 0, train_s = 0;
+};
+
+class Run {
+ public:
+  Run(const Experiment& ex, Registry& registry, const RunSettings& settings)
+      : ex_(ex), registry_(registry), settings_(settings) {}
+
+  void execute() {
+    const auto& t = ex_.training;
+    configure_threads(t.get_int("threads"));
+    std::filesystem::create_directories(settings_.out);
+
+    data_ = build<Dataset>(ex_, registry_, Kind::Dataset);
+    const auto& labels = data_->labels(Split::Train);
+    auto partitioner = build<Partitioner>(ex_, registry_, Kind::Partitioner);
+    Rng partition_rng = make_rng(std::uint64_t(ex_.seed), "partition");
+    Partition partition;
+    try {
+      partition = partitioner->split(labels, data_->num_classes(), t.get_int("clients"), partition_rng);
+    } catch (const std::exception& e) {
+      throw RunError(fmt::format("partitioner '{}': {}", ex_.partitioner.type, e.what()));
+    }
+    check_partition(partition, std::int64_t(labels.size()));
+    std::vector<std::int64_t> sizes;
+    for (const auto& p : partition) sizes.push_back(std::int64_t(p.size()));
+
+    delay_ = build<DelayModel>(ex_, registry_, Kind::Delay);
+    Rng delay_rng = make_rng(std::uint64_t(ex_.seed), "delay");
+    delay_->setup(t.get_int("clients"), delay_rng);
+    sampler_ = build<Sampler>(ex_, registry_, Kind::Sampler);
+    auto model = build<SplitModel>(ex_, registry_, Kind::Model);
+
+    // Model weights come from torch's generator, seeded here and nowhere else.
+    torch::manual_seed(std::uint64_t(stream_seed(std::uint64_t(ex_.seed), "model-init")));
+    TrainerConfig tc{t.get_string("optimizer"), t.get_float("lr"), t.get_float("momentum"),
+                     t.get_float("weight_decay"), t.get_string("client_sync"), t.get_int("sync_every_steps"),
+                     t.get_bool("fused"), t.get_int("eval_batch_size")};
+    try {
+      if (settings_.train) {
+        trainer_ = std::make_unique<Trainer>(*model, data_->sample_shape(), data_->num_classes(), sizes, tc);
+        bytes_per_sample_ = trainer_->activation_bytes_per_sample();
+      } else {
+        bytes_per_sample_ = measure_activation_bytes(*model, data_->sample_shape(), data_->num_classes());
+      }
+    } catch (const c10::Error& e) {
+      throw RunError(fmt::format("model '{}': {}", ex_.model.type, e.what_without_backtrace()));
+    }
+
+    PlannerConfig pc;
+    pc.batch_size = t.get_int("batch_size");
+    pc.num_classes = data_->num_classes();
+    pc.bytes_per_sample = bytes_per_sample_;
+    pc.step_deadline_s = t.get_float("step_deadline_s");
+    pc.label_aware = ex_.label_aware;
+    pc.seed = std::uint64_t(ex_.seed);
+    pc.sampler_name = ex_.sampler.type;
+    planner_ = std::make_unique<StepPlanner>(std::move(partition), labels, *sampler_, *delay_, pc);
+
+    Checkpoint start;
+    if (settings_.resume) {
+      start = read_checkpoint();
+      if (settings_.train) trainer_->load(settings_.out / "checkpoint.pt");
+      metrics_ = std::make_unique<MetricsLog>(settings_.out, true, start.metrics_bytes);
+      for (const auto& r : MetricsLog::read(settings_.out / "metrics.csv")) totals_.add(r);
+    } else {
+      write_file_atomic(settings_.out / "manifest.toml", to_toml(ex_));
+      write_partition_csv(settings_.out / "partition.csv", planner_->label_histograms());
+      metrics_ = std::make_unique<MetricsLog>(settings_.out, false);
+      print_partition();
+    }
+    if (!settings_.schedule.empty()) {
+      schedule_.open(settings_.schedule, std::ios::trunc);
+      if (!schedule_) throw RunError(fmt::format("{}: cannot write the schedule", settings_.schedule.string()));
+      schedule_ << "epoch,step,client,count\n";
+    }
+    loop(start);
+  }
+
+  void write_summary(const std::string& status, const std::string& error = "") const {
+    const auto& t = ex_.training;
+    json s;
+    s["name"] = ex_.name;
+    s["status"] = status;
+    if (!error.empty()) s["error"] = error;
+    s["mode"] = settings_.train ? "run" : "sample";
+    s["sampler"] = ex_.sampler.type;
+    s["partitioner"] = ex_.partitioner.type;
+    s["delay"] = ex_.delay.type;
+    s["model"] = ex_.model.type;
+    s["dataset"] = ex_.data.type;
+    s["client_sync"] = t.get_string("client_sync");
+    s["num_clients"] = t.get_int("clients");
+    s["batch_size"] = t.get_int("batch_size");
+    s["seed"] = ex_.seed;
+    s["epochs"] = t.get_int("epochs");
+    s["epochs_completed"] = epochs_done_;
+    s["train_steps"] = totals_.steps;
+    s["train_samples"] = totals_.samples;
+    s["test_accuracy"] = totals_.evaluated ? json(totals_.accuracy) : json(nullptr);
+    s["test_loss"] = totals_.evaluated ? json(totals_.test_loss) : json(nullptr);
+    s["simulated_time_s"] = totals_.simulated_s;
+    s["straggler_wait_s"] = totals_.straggler_wait_s;
+    s["deferred_contributions"] = totals_.deferred;
+    s["wall_time_s"] = wall_s_;
+    s["train_wall_time_s"] = train_s_;
+    s["samples_per_s"] = train_s_ > 0 ? double(totals_.samples) / train_s_ : 0.0;
+    const double steps = std::max<double>(1, double(totals_.steps));
+    s["mean_batch_deviation"] =
+        std::accumulate(totals_.deviations.begin(), totals_.deviations.end(), 0.0) / steps;
+    s["p50_batch_deviation"] = totals_.deviation_percentile(0.5);
+    s["p90_batch_deviation"] = totals_.deviation_percentile(0.9);
+    s["mean_batch_size"] = double(totals_.samples) / steps;
+    s["mean_active_clients"] = double(totals_.active) / steps;
+    s["steps_per_epoch"] = steps_per_epoch_;
+    s["activation_bytes_per_sample"] = bytes_per_sample_;
+    s["torch_threads"] = at::get_num_threads();
+    write_file_atomic(settings_.out / "summary.json", s.dump(2) + "\n");
+  }
+
+ private:
+  static double measure_activation_bytes(const SplitModel& model, const std::vector<std::int64_t>& shape,
+                                         std::int64_t classes) {
+    torch::NoGradGuard guard;
+    auto net = model.build(shape, classes);
+    std::vector<std::int64_t> one = {1};
+    one.insert(one.end(), shape.begin(), shape.end());
+    auto act = net.client->forward(torch::zeros(one));
+    return double(act.numel()) * double(act.element_size());
+  }
+
+  void check_partition(const Partition& partition, std::int64_t n) const {
+    const auto K = ex_.training.get_int("clients");
+    if (std::int64_t(partition.size()) != K)
+      throw RunError(fmt::format("partitioner '{}' returned {} clients, expected {}", ex_.partitioner.type,
+                                 partition.size(), K));
+    std::vector<char> seen(std::size_t(n), 0);
+    for (std::size_t k = 0; k < partition.size(); ++k) {
+      if (partition[k].empty())
+        throw RunError(fmt::format("partitioner '{}' left client {} without data", ex_.partitioner.type, k));
+      for (auto i : partition[k]) {
+        if (i < 0 || i >= n || seen[std::size_t(i)]++)
+          throw RunError(fmt::format("partitioner '{}' gave sample {} twice or out of range", ex_.partitioner.type, i));
+      }
+    }
+    if (std::count(seen.begin(), seen.end(), 0) != 0)
+      throw RunError(fmt::format("partitioner '{}' left {} samples unassigned", ex_.partitioner.type,
+                                 std::count(seen.begin(), seen.end(), 0)));
+  }
+
+  void print_partition() const {
+    if (settings_.quiet) return;
+    const auto& h = planner_->label_histograms();
+    std::vector<std::int64_t> sizes;
+    std::vector<std::int64_t> classes_held;
+    for (const auto& row : h) {
+      sizes.push_back(std::accumulate(row.begin(), row.end(), std::int64_t{0}));
+      classes_held.push_back(std::count_if(row.begin(), row.end(), [](auto c) { return c > 0; }));
+    }
+    if (h.size() <= 32) {
+      fmt::print(stderr, "partition ({} clients): samples [per-class counts]\n", h.size());
+      for (std::size_t k = 0; k < h.size(); ++k)
+        fmt::print(stderr, "  client {:>3}: {:>6} [{}]\n", k, sizes[k], fmt::join(h[k], " "));
+    } else {
+      auto [mn, mx] = std::minmax_element(sizes.begin(), sizes.end());
+      fmt::print(stderr, "partition: {} clients, {}..{} samples, {:.1f} classes each on average (partition.csv)\n",
+                 h.size(), *mn, *mx,
+                 double(std::accumulate(classes_held.begin(), classes_held.end(), std::int64_t{0})) / double(h.size()));
+    }
+  }
+
+  Checkpoint read_checkpoint() const {
+    const auto file = settings_.out / "checkpoint.json";
+    std::ifstream in(file);
+    if (!in) throw RunError(fmt::format("{}: no checkpoint to resume from (a run checkpoints at each epoch end)",
+                                        file.string()));
+    try {
+      json j = json::parse(in);
+      return {j.at("epochs_done"), j.at("global_step"), j.at("metrics_bytes"), j.at("wall_time_s"),
+              j.at("train_wall_time_s")};
+    } catch (const json::exception& e) {
+      throw RunError(fmt::format("{}: unreadable checkpoint: {}", file.string(), e.what()));
+    }
+  }
+
+  void write_checkpoint() const {
+    if (!trainer_) return;
+    const auto tmp = settings_.out / "checkpoint.pt.tmp";
+    trainer_->save(tmp);
+    std::filesystem::rename(tmp, settings_.out / "checkpoint.pt");
+    json j = {{"epochs_done", epochs_done_},        {"global_step", planner_->steps_planned()},
+              {"metrics_bytes", metrics_->bytes()}, {"wall_time_s", wall_s_},
+              {"train_wall_time_s", train_s_}};
+    write_file_atomic(settings_.out / "checkpoint.json", j.dump(2) + "\n");
+  }
+
+  void evaluate(std::int64_t step, std::int64_t epoch, Progress& progress) {
+    if (!trainer_) return;
+    const Evaluation e = trainer_->evaluate(*data_);
+    MetricsRow row;
+    row.step = step;
+    row.epoch = epoch;
+    row.simulated_time_s = totals_.simulated_s;
+    row.wall_time_s = elapsed();
+    row.test_accuracy = e.accuracy;
+    row.test_loss = e.loss;
+    metrics_->append(row);
+    totals_.add(row);
+    progress.evaluated(e.accuracy);
+  }
+
+  double elapsed() const { return wall_offset_ + std::chrono::duration<double>(Clock::now() - started_).count(); }
+
+  void loop(const Checkpoint& start) {
+    const auto& t = ex_.training;
+    const std::int64_t epochs = t.get_int("epochs"), max_steps = t.get_int("max_steps");
+    const std::int64_t eval_every = t.get_int("eval_every_steps");
+    const std::int64_t n = std::int64_t(data_->labels(Split::Train).size());
+    const std::int64_t B = t.get_int("batch_size");
+    std::int64_t planned_total = epochs * ((n + B - 1) / B);
+    if (max_steps > 0) planned_total = std::min(planned_total, max_steps);
+    Progress progress(settings_.quiet, planned_total);
+    const auto& labels = data_->labels(Split::Train);
+
+    started_ = Clock::now();
+    wall_offset_ = start.wall_s;
+    train_s_ = start.train_s;
+    epochs_done_ = start.epochs_done;
+    planner_->set_global_step(start.global_step);
+    bool stopped = false;
+    for (std::int64_t epoch = start.epochs_done; epoch < epochs && !stopped; ++epoch) {
+      planner_->begin_epoch(epoch);
+      std::int64_t epoch_steps = 0;
+      while (!planner_->epoch_done()) {
+        const auto t0 = Clock::now();
+        PlannedStep step = planner_->next();
+        double loss = NAN;
+        if (trainer_) {
+          at::Tensor x = data_->features(Split::Train, step.indices);
+          std::vector<std::int64_t> y(step.indices.size());
+          for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(step.indices[i])];
+          loss = trainer_->step(step.takes, x, torch::tensor(y));
+          if (!std::isfinite(loss))
+            throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", loss, step.step));
+        }
+        train_s_ += std::chrono::duration<double>(Clock::now() - t0).count();
+        ++epoch_steps;
+
+        MetricsRow row;
+        row.is_train = true;
+        row.step = step.step;
+        row.epoch = epoch;
+        row.simulated_time_s = totals_.simulated_s + step.step_time_s;
+        row.wall_time_s = elapsed();
+        row.loss = loss;
+        row.batch_size = step.batch_size;
+        row.active_clients = std::int64_t(step.takes.size());
+        row.batch_deviation = step.batch_deviation;
+        row.step_time_s = step.step_time_s;
+        row.straggler_wait_s = step.straggler_wait_s;
+        row.deferred = step.deferred;
+        metrics_->append(row);
+        totals_.add(row);
+        if (schedule_.is_open())
+          for (const auto& take : step.takes) schedule_ << epoch << ',' << step.step << ',' << take.client << ',' << take.count << '\n';
+
+        progress.step(epoch, step.step, loss, train_s_ > 0 ? double(totals_.samples) / train_s_ : 0.0);
+        if (eval_every > 0 && (step.step + 1) % eval_every == 0 && !planner_->epoch_done()) evaluate(step.step, epoch, progress);
+        if (max_steps > 0 && step.step + 1 >= max_steps) {
+          stopped = true;
+          break;
+        }
+      }
+      if (epoch == start.epochs_done) steps_per_epoch_ = epoch_steps;
+      if (!stopped) ++epochs_done_;
+      wall_s_ = elapsed();
+      evaluate(planner_->steps_planned() - 1, epoch, progress);
+      wall_s_ = elapsed();
+      if (!stopped) write_checkpoint();
+      write_summary(epochs_done_ == epochs ? "complete" : "running");
+    }
+    progress.finish();
+    wall_s_ = elapsed();
+    write_summary("complete");
+  }
+
+  const Experiment& ex_;
+  Registry& registry_;
+  RunSettings settings_;
+  std::unique_ptr<Dataset> data_;
+  std::unique_ptr<DelayModel> delay_;
+  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Trainer> trainer_;
+  std::unique_ptr<StepPlanner> planner_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::ofstream schedule_;
+  Totals totals_;
+  double bytes_per_sample_ = 0;
+  std::int64_t steps_per_epoch_ = 0;
+  std::int64_t epochs_done_ = 0;
+  Clock::time_point started_;
+  double wall_offset_ = 0, wall_s_ = 0, train_s_ = 0;
+};
+
+}  // namespace
+
+void run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings) {
+  Run run(experiment, registry, settings);
+  try {
+    run.execute();
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) message = c10->what_without_backtrace();
+    if (std::filesystem::exists(settings.out)) {
+      try {
+        run.write_summary("failed", message);
+      } catch (...) {  // the original error matters more than a failed summary
+      }
+    }
+    throw RunError(message);
+  }
+}
+
+}  // namespace psl

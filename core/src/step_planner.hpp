@@ -1,0 +1,84 @@
+// Plans a run's steps without any model: the sampler picks the takes, each client's data
+// order picks the samples, the delay model and the time model price the step. Shared by
+// `psl sample` (planning only) and `psl run` (planning, then training on the plan).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "psl/api/delay_model.hpp"
+#include "psl/api/sampler.hpp"
+
+namespace psl {
+
+using Partition = std::vector<std::vector<std::int64_t>>;
+
+struct PlannerConfig {
+  std::int64_t batch_size = 128;
+  std::int64_t num_classes = 10;
+  double bytes_per_sample = 0;    // activation bytes (= gradient bytes) per sample
+  double step_deadline_s = 0;     // 0: no deadline
+  bool label_aware = false;
+  std::uint64_t seed = 1;
+  std::string sampler_name;       // for error messages
+};
+
+struct PlannedStep {
+  std::int64_t epoch = 0;
+  std::int64_t step = 0;                // global, from 0
+  std::vector<Take> takes;              // the contributions used, after deadline deferral
+  std::vector<std::int64_t> indices;    // training-sample indices, in take order
+  std::int64_t batch_size = 0;
+  double batch_deviation = 0;
+  double step_time_s = 0;
+  double straggler_wait_s = 0;
+  std::int64_t deferred = 0;            // contributions deferred to a later step
+};
+
+// Client k's sample order in an epoch: its sorted shard, shuffled by its own stream, so a
+// real client can recompute it alone.
+void shuffle_client_order(std::vector<std::int64_t>& shard, std::uint64_t seed, std::int64_t epoch, std::int64_t client);
+
+class SamplerError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class StepPlanner {
+ public:
+  // Takes the partition (each client's list is kept sorted between epochs, so one copy
+  // of the indices serves every epoch).
+  StepPlanner(Partition partition, const std::vector<std::int32_t>& labels, Sampler& sampler, DelayModel& delay,
+              PlannerConfig config);
+  ~StepPlanner();
+
+  // Starts an epoch: every client's data reshuffled, the sampler's generator reseeded.
+  void begin_epoch(std::int64_t epoch);
+  bool epoch_done() const;
+  // The next step of the current epoch; throws SamplerError if the sampler breaks its contract.
+  PlannedStep next();
+
+  // Per-client label histograms of the partition.
+  const std::vector<std::vector<std::int64_t>>& label_histograms() const { return histograms_; }
+  const Partition& partition() const { return order_; }
+  std::int64_t steps_planned() const { return global_step_; }
+  void set_global_step(std::int64_t step) { global_step_ = step; }
+
+ private:
+  class Clients;
+  std::unique_ptr<Clients> clients_;
+  const std::vector<std::int32_t>& labels_;
+  Sampler& sampler_;
+  DelayModel& delay_;
+  PlannerConfig config_;
+  std::vector<double> train_distribution_;
+  Partition order_;                                // per client: this epoch's sample order
+  std::vector<std::vector<std::int64_t>> histograms_;
+  std::vector<std::int64_t> seen_at_step_;         // duplicate-take check, O(1) per take
+  Rng sampler_rng_;
+  std::int64_t epoch_ = 0;
+  std::int64_t global_step_ = 0;
+};
+
+}  // namespace psl

@@ -1,0 +1,63 @@
+// The learning side of a PSL step: client parts, server part, optimizers, evaluation and
+// checkpoints. Knows nothing of samplers or time; the coordinator hands it batches.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "psl/api/dataset.hpp"
+#include "psl/api/sampler.hpp"
+#include "psl/api/split_model.hpp"
+
+namespace psl {
+
+struct TrainerConfig {
+  std::string optimizer = "sgd";  // sgd | adam
+  double lr = 0.05;
+  double momentum = 0;
+  double weight_decay = 0;
+  std::string client_sync = "shared";  // shared | local | fedavg
+  std::int64_t sync_every_steps = 10;
+  bool fused = true;
+  std::int64_t eval_batch_size = 1000;
+};
+
+struct Evaluation {
+  double accuracy = 0;
+  double loss = 0;
+};
+
+class Trainer {
+ public:
+  // Builds the replicas from `model` (torch's generator must be seeded by the caller);
+  // client_sizes are N_k, the fedavg weights.
+  Trainer(const SplitModel& model, const std::vector<std::int64_t>& sample_shape, std::int64_t num_classes,
+          std::vector<std::int64_t> client_sizes, TrainerConfig config);
+  ~Trainer();
+
+  // One PSL step. `x` and `y` hold the takes' samples in take order. Returns the loss.
+  double step(const std::vector<Take>& takes, const at::Tensor& x, const at::Tensor& y);
+
+  Evaluation evaluate(const Dataset& data) const;
+
+  // Activation bytes per sample crossing the cut (equal to the gradient bytes).
+  double activation_bytes_per_sample() const { return activation_bytes_; }
+
+  // All parameters of the client part (replica 0 or the average, see docs) and the server part.
+  std::vector<at::Tensor> parameters() const;
+
+  void save(const std::filesystem::path& file) const;
+  void load(const std::filesystem::path& file);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+  double activation_bytes_ = 0;
+};
+
+}  // namespace psl
