@@ -376,6 +376,7 @@ class Run {
       wall_s_ = elapsed();
       if (!stopped) write_checkpoint();
       write_summary(epochs_done_ == epochs ? "complete" : "running");
+      if (settings_.stop_after_epochs > 0 && epochs_done_ == settings_.stop_after_epochs) return;
     }
     progress.finish();
     wall_s_ = elapsed();

@@ -17,6 +17,7 @@ struct RunSettings {
   bool resume = false;             // continue the run in `out` from its last checkpoint
   bool quiet = false;
   std::filesystem::path schedule;  // `psl sample --schedule`: every (epoch, step, client, count)
+  std::int64_t stop_after_epochs = 0;  // tests: stop after this many epochs, as if killed
 };
 
 // A run that cannot go on: bad component settings, a sampler breaking its contract, I/O.

@@ -313,7 +313,7 @@ Experiment load_experiment(const std::filesystem::path& file, const std::vector<
   // Plugins first: the component tables are checked against what they register.
   if (auto* node = root.get("plugin_paths")) {
     const auto* arr = node->as_array();
-    if (!arr || !arr->is_homogeneous(toml::node_type::string)) {
+    if (!arr || (!arr->empty() && !arr->is_homogeneous(toml::node_type::string))) {
       check.error("plugin_paths", node->source(), "'plugin_paths' must be an array of strings");
     } else {
       for (const auto& el : *arr) ex.plugin_paths.push_back(*el.value<std::string>());

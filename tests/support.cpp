@@ -1,0 +1,78 @@
+#include "support.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace psl::test {
+
+Registry& bundled() {
+  static Registry* registry = [] {
+    auto* r = new Registry();
+    r->load_search_path();
+    return r;
+  }();
+  return *registry;
+}
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / fmt::format("psl-test-{}-{}", name, ::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::filesystem::path write_file(const std::filesystem::path& dir, const std::string& name, const std::string& text) {
+  auto file = dir / name;
+  std::ofstream(file) << text;
+  return file;
+}
+
+std::string small_manifest(const std::string& extra_training, const std::string& sampler) {
+  return fmt::format(R"(name = "small"
+seed = 7
+
+[data]
+type = "synthetic"
+samples = 600
+test_samples = 200
+classes = 4
+shape = [1, 6, 6]
+noise = 1.0
+
+[partitioner]
+type = "extended_dirichlet"
+classes_per_client = 2
+alpha = 3.0
+
+[model]
+type = "mlp"
+hidden = [16, 16]
+
+[sampler]
+type = "{}"
+
+[training]
+clients = 6
+batch_size = 32
+epochs = 2
+lr = 0.1
+threads = 1
+{}
+)",
+                     sampler, extra_training);
+}
+
+Experiment load(const std::filesystem::path& file, const std::vector<Override>& overrides) {
+  return load_experiment(file, overrides, bundled());
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace psl::test

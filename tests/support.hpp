@@ -1,0 +1,28 @@
+// Helpers shared by the tests.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "manifest.hpp"
+#include "registry.hpp"
+
+namespace psl::test {
+
+// A registry with the bundled plugins loaded (once per test process).
+Registry& bundled();
+
+// A fresh empty folder under the system temp folder.
+std::filesystem::path temp_dir(const std::string& name);
+
+// Writes `text` to DIR/NAME and returns the path.
+std::filesystem::path write_file(const std::filesystem::path& dir, const std::string& name, const std::string& text);
+
+// A small synthetic experiment that trains in well under a second per epoch.
+std::string small_manifest(const std::string& extra_training = "", const std::string& sampler = "ugs");
+
+Experiment load(const std::filesystem::path& file, const std::vector<Override>& overrides = {});
+
+std::string read_text(const std::filesystem::path& file);
+
+}  // namespace psl::test

@@ -1,0 +1,105 @@
+#include <catch2/catch.hpp>
+
+#include "manifest.hpp"
+#include "support.hpp"
+
+using namespace psl;
+using Catch::Matchers::Contains;
+
+namespace {
+std::vector<std::string> errors_of(const std::filesystem::path& file, const std::vector<Override>& overrides = {}) {
+  try {
+    test::load(file, overrides);
+  } catch (const ManifestError& e) {
+    return e.errors();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("every contract manifest validates", "[manifest]") {
+  for (const char* name : {"quickstart", "paper-severe", "stragglers", "tcp"}) {
+    const auto file = std::filesystem::path(PSL_SOURCE_DIR) / ".." / "shared" / "contract" / (std::string(name) + ".toml");
+    if (!std::filesystem::exists(file)) continue;  // the contract folder sits beside the clone
+    INFO(file);
+    CHECK(errors_of(file).empty());
+  }
+  const auto quickstart = std::filesystem::path(PSL_SOURCE_DIR) / "experiments" / "quickstart.toml";
+  CHECK(errors_of(quickstart).empty());
+}
+
+TEST_CASE("each error kind names file, line and column, all reported at once", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-errors");
+  const auto file = test::write_file(dir, "bad.toml", R"(name = "bad"
+seed = "one"
+[data]
+type = "synthetik"
+[sampler]
+type = "ugs"
+colour = 3
+[training]
+clients = 0
+lr = "fast"
+optimizer = "rmsprop"
+)");
+  const auto errors = errors_of(file);
+  const std::string f = file.string();
+  REQUIRE(errors.size() == 6);
+  CHECK_THAT(errors[0], Contains(f + ":2:8: 'seed' must be an integer"));
+  CHECK_THAT(errors[1], Contains(f + ":4:8: unknown dataset 'synthetik' (did you mean 'synthetic'?)"));
+  CHECK_THAT(errors[1], Contains("known: fashion_mnist, synthetic"));
+  CHECK_THAT(errors[2], Contains(f + ":7:1: unknown key 'sampler.colour' for sampler 'ugs'"));
+  CHECK_THAT(errors[3], Contains(f + ":9:11: 'training.clients' = 0 is out of range [1, inf]"));
+  CHECK_THAT(errors[4], Contains(f + ":10:6: 'training.lr' must be a number"));
+  CHECK_THAT(errors[5], Contains(f + ":11:13: 'training.optimizer' = \"rmsprop\" is not allowed"));
+}
+
+TEST_CASE("a missing required table and a TOML syntax error", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-missing");
+  auto errors = errors_of(test::write_file(dir, "nodata.toml", "name = \"x\"\n[sampler]\ntype = \"ugs\"\n"));
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Contains("nodata.toml:1:1: missing table and key 'data.type'"));
+
+  errors = errors_of(test::write_file(dir, "syntax.toml", "name = \"x\"\n[data\n"));
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Contains("syntax.toml:2:"));
+
+  errors = errors_of(dir / "absent.toml");
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Contains("absent.toml: no such file"));
+}
+
+TEST_CASE("overrides given with --set are checked like the file and named by their flag", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-set");
+  const auto file = test::write_file(dir, "m.toml", test::small_manifest());
+  auto ex = test::load(file, {parse_override("training.clients=5"), parse_override("sampler.type=fls")});
+  CHECK(ex.training.get_int("clients") == 5);
+  CHECK(ex.sampler.type == "fls");
+
+  auto errors = errors_of(file, {parse_override("training.clients=many"), parse_override("training.nope=1")});
+  REQUIRE(errors.size() == 2);
+  std::sort(errors.begin(), errors.end(), std::greater<>());
+  CHECK_THAT(errors[0], Contains("--set training.nope: unknown key 'training.nope'"));
+  CHECK_THAT(errors[1], Contains("--set training.clients: 'training.clients' must be an integer"));
+  CHECK_THROWS_AS(parse_override("no-equals-sign"), ManifestError);
+}
+
+TEST_CASE("the resolved manifest fills every default and reloads to the same experiment", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-roundtrip");
+  const auto ex = test::load(test::write_file(dir, "m.toml", test::small_manifest()));
+  CHECK(ex.training.get_string("client_sync") == "shared");  // a default
+  CHECK(ex.delay.type == "constant");                        // a default component
+  CHECK(ex.delay.params.get_float("latency_s") == Approx(0.01));
+  const std::string resolved = to_toml(ex);
+  CHECK_THAT(resolved, Contains("client_sync = 'shared'") || Contains("client_sync = \"shared\""));
+  const auto again = test::load(test::write_file(dir, "resolved.toml", resolved));
+  CHECK(again.same_settings(ex));
+  CHECK(to_toml(again) == resolved);
+}
+
+TEST_CASE("transport keys are accepted with type simulated", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-transport");
+  const auto ex = test::load(test::write_file(
+      dir, "m.toml", test::small_manifest() + "[transport]\ntype = \"simulated\"\nlisten = \"0.0.0.0:7070\"\ntoken_file = \"\"\n"));
+  CHECK(ex.transport.get_string("listen") == "0.0.0.0:7070");
+}

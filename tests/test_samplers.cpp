@@ -1,0 +1,114 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <numeric>
+
+#include "sampling_harness.hpp"
+
+using namespace psl;
+using test::Harness;
+
+namespace {
+const std::vector<std::int64_t> kSkewed = {500, 37, 1, 120, 260, 82, 3, 997};
+
+void require_each_sample_once(const std::vector<PlannedStep>& steps, std::int64_t n) {
+  std::vector<int> seen(std::size_t(n), 0);
+  for (const auto& s : steps)
+    for (auto i : s.indices) ++seen.at(std::size_t(i));
+  for (auto c : seen) REQUIRE(c == 1);
+}
+
+std::int64_t total(const std::vector<std::int64_t>& sizes) { return std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0}); }
+}  // namespace
+
+TEST_CASE("every sampler uses every sample exactly once per epoch", "[sampler]") {
+  for (const std::string type : {"ugs", "fls", "fpls", "lds", "random_clients"}) {
+    for (const auto& sizes : {kSkewed, std::vector<std::int64_t>(20, 50), std::vector<std::int64_t>{1}}) {
+      for (std::int64_t B : {1, 16, 128}) {
+        INFO(type << " B=" << B << " K=" << sizes.size());
+        Harness h(type, sizes, B);
+        for (std::int64_t e = 0; e < 3; ++e) require_each_sample_once(h.epoch(e), total(sizes));
+      }
+    }
+  }
+}
+
+TEST_CASE("ugs takes exactly ceil(N/B) steps of sizes differing by at most one", "[sampler][ugs]") {
+  Harness h("ugs", kSkewed, 64);
+  const std::int64_t n = total(kSkewed), T = (n + 63) / 64;
+  const auto steps = h.epoch(0);
+  REQUIRE(std::int64_t(steps.size()) == T);
+  for (const auto& s : steps) {
+    CHECK(s.batch_size >= n / T);
+    CHECK(s.batch_size <= (n + T - 1) / T);
+  }
+}
+
+TEST_CASE("fls and fpls take max_k ceil(N_k / b_k) steps", "[sampler][fls][fpls]") {
+  const std::int64_t B = 64, K = std::int64_t(kSkewed.size()), n = total(kSkewed);
+  std::int64_t fls_steps = 0, fpls_steps = 0;
+  for (auto nk : kSkewed) {
+    const std::int64_t b_fls = std::max<std::int64_t>(1, std::llround(double(B) / double(K)));
+    const std::int64_t b_fpls = std::max<std::int64_t>(1, std::llround(double(B) * double(nk) / double(n)));
+    fls_steps = std::max(fls_steps, (nk + b_fls - 1) / b_fls);
+    fpls_steps = std::max(fpls_steps, (nk + b_fpls - 1) / b_fpls);
+  }
+  CHECK(std::int64_t(Harness("fls", kSkewed, B).epoch(0).size()) == fls_steps);
+  CHECK(std::int64_t(Harness("fpls", kSkewed, B).epoch(0).size()) == fpls_steps);
+}
+
+TEST_CASE("ugs per-client counts follow the multivariate hypergeometric law", "[sampler][ugs][statistics]") {
+  // The first batch of each epoch is a uniform draw of s items from N without
+  // replacement, so client k's count has mean s p_k and variance
+  // s p_k (1 - p_k) (N - s) / (N - 1). Over E independent epochs the sample mean is
+  // within 5 standard errors; so is the sample variance (its standard error is about
+  // var * sqrt(2 / (E - 1)) for a near-normal count).
+  const std::vector<std::int64_t> sizes = {400, 300, 200, 100};
+  const std::int64_t N = 1000, B = 100, E = 3000;
+  Harness h("ugs", sizes, B);
+  std::vector<std::vector<double>> counts(sizes.size());
+  for (std::int64_t e = 0; e < E; ++e) {
+    h.planner->begin_epoch(e);
+    const auto step = h.planner->next();
+    std::vector<double> c(sizes.size(), 0.0);
+    for (const auto& t : step.takes) c[std::size_t(t.client)] = double(t.count);
+    for (std::size_t k = 0; k < sizes.size(); ++k) counts[k].push_back(c[k]);
+  }
+  const double s = double(B);
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    const double p = double(sizes[k]) / double(N);
+    const double mean = s * p, var = s * p * (1 - p) * (double(N) - s) / double(N - 1);
+    const double m = std::accumulate(counts[k].begin(), counts[k].end(), 0.0) / double(E);
+    double v = 0;
+    for (double x : counts[k]) v += (x - m) * (x - m);
+    v /= double(E - 1);
+    INFO("client " << k << " mean " << m << " (expected " << mean << "), variance " << v << " (expected " << var << ")");
+    CHECK(std::abs(m - mean) < 5 * std::sqrt(var / double(E)));
+    CHECK(std::abs(v - var) < 5 * var * std::sqrt(2.0 / double(E - 1)));
+  }
+}
+
+TEST_CASE("samplers are deterministic for a seed and differ across seeds", "[sampler]") {
+  auto schedule = [](const std::string& type, std::uint64_t seed) {
+    Harness h(type, kSkewed, 32, {}, "constant", {}, seed);
+    std::vector<std::vector<Take>> out;
+    for (std::int64_t e = 0; e < 2; ++e)
+      for (auto& s : h.epoch(e)) out.push_back(s.takes);
+    return out;
+  };
+  for (const std::string type : {"ugs", "lds", "random_clients"}) {
+    INFO(type);
+    CHECK(schedule(type, 3) == schedule(type, 3));
+    CHECK(schedule(type, 3) != schedule(type, 4));
+  }
+}
+
+TEST_CASE("the host refuses a schedule that breaks the contract", "[sampler]") {
+  // A deadline so tight that only the fastest clients may contribute still ends the epoch.
+  Harness h("ugs", kSkewed, 64, {}, "straggler", {{"fraction", 0.5}, {"slowdown", 10.0}}, 1, 0.05);
+  const auto steps = h.epoch(0);
+  require_each_sample_once(steps, total(kSkewed));
+  std::int64_t deferred = 0;
+  for (const auto& s : steps) deferred += s.deferred;
+  CHECK(deferred > 0);
+}
