@@ -82,6 +82,7 @@ void StepPlanner::begin_epoch(std::int64_t epoch) {
   for (std::size_t k = 0; k < order_.size(); ++k) shuffle_client_order(order_[k], config_.seed, epoch, std::int64_t(k));
   clients_->reset();
   sampler_rng_ = make_rng(config_.seed, "sampler", std::uint64_t(epoch));
+  delay_rng_ = make_rng(config_.seed, "delay-step", std::uint64_t(epoch));
   sampler_.begin_epoch(*clients_, sampler_rng_);
 }
 
@@ -107,11 +108,10 @@ PlannedStep StepPlanner::next() {
 
   // Price every contribution; with a deadline, defer the clients that would miss it
   // (unless all would: then the step waits for everyone, so the epoch always ends).
-  Rng step_rng = make_rng(config_.seed, "delay-step", std::uint64_t(global_step_));
   std::vector<double> times;
   times.reserve(takes.size());
   for (const auto& t : takes)
-    times.push_back(client_step_time(delay_.draw(t.client, step_rng), t.count, config_.bytes_per_sample));
+    times.push_back(client_step_time(delay_.draw(t.client, delay_rng_), t.count, config_.bytes_per_sample));
   PlannedStep step;
   step.epoch = epoch_;
   step.step = global_step_++;

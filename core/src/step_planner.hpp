@@ -76,7 +76,8 @@ class StepPlanner {
   Partition order_;                                // per client: this epoch's sample order
   std::vector<std::vector<std::int64_t>> histograms_;
   std::vector<std::int64_t> seen_at_step_;         // duplicate-take check, O(1) per take
-  Rng sampler_rng_;
+  Rng sampler_rng_;  // both reseeded per epoch: a resumed run replays exactly
+  Rng delay_rng_;
   std::int64_t epoch_ = 0;
   std::int64_t global_step_ = 0;
 };

@@ -9,7 +9,7 @@
 #include <psl/plugin.hpp>
 
 #include <algorithm>
-#include <map>
+#include <vector>
 
 #include "weighted_pool.hpp"
 
@@ -31,11 +31,14 @@ class UniformGlobalSampler : public psl::Sampler {
     // Balanced chunk sizes; after deferrals (give_back) the epoch may need extra steps.
     const std::int64_t size = steps_left_ > 0 ? (r + steps_left_ - 1) / steps_left_ : std::min(r, batch_size_);
     if (steps_left_ > 0) --steps_left_;
-    std::map<std::int64_t, std::int64_t> counts;  // ordered: takes come out sorted by client
-    for (std::int64_t i = 0; i < size; ++i) ++counts[pool_.draw(rng)];
+    drawn_.clear();
+    for (std::int64_t i = 0; i < size; ++i) drawn_.push_back(pool_.draw(rng));
+    std::sort(drawn_.begin(), drawn_.end());  // takes come out sorted by client
     std::vector<psl::Take> takes;
-    takes.reserve(counts.size());
-    for (const auto& [client, count] : counts) takes.push_back({client, count});
+    for (std::int64_t client : drawn_) {
+      if (takes.empty() || takes.back().client != client) takes.push_back({client, 0});
+      ++takes.back().count;
+    }
     return takes;
   }
 
@@ -45,6 +48,7 @@ class UniformGlobalSampler : public psl::Sampler {
   std::int64_t batch_size_;
   std::int64_t steps_left_ = 0;
   psl::samplers::WeightedPool pool_;
+  std::vector<std::int64_t> drawn_;
 };
 
 }  // namespace
