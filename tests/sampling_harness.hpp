@@ -24,18 +24,19 @@ struct Harness {
   std::unique_ptr<DelayModel> delay;
   std::unique_ptr<StepPlanner> planner;
 
-  // sizes[k] samples for client k; labels cycle through `classes`.
+  // sizes[k] samples for client k; labels cycle through `classes` (or, with
+  // one_class_per_client, client k holds only class k mod classes).
   Harness(const std::string& sampler_type, const std::vector<std::int64_t>& sizes, std::int64_t batch_size,
           std::map<std::string, ParamValue> sampler_params = {}, const std::string& delay_type = "constant",
           std::map<std::string, ParamValue> delay_params = {}, std::uint64_t seed = 1, double deadline = 0,
-          std::int64_t classes = 10) {
+          std::int64_t classes = 10, bool one_class_per_client = false) {
     Partition partition;
     std::int64_t next = 0;
     for (auto n : sizes) {
       partition.emplace_back();
       for (std::int64_t i = 0; i < n; ++i) {
         partition.back().push_back(next);
-        labels.push_back(std::int32_t(next % classes));
+        labels.push_back(std::int32_t((one_class_per_client ? std::int64_t(partition.size() - 1) : next) % classes));
         ++next;
       }
     }

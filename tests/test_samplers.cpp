@@ -112,3 +112,80 @@ TEST_CASE("the host refuses a schedule that breaks the contract", "[sampler]") {
   for (const auto& s : steps) deferred += s.deferred;
   CHECK(deferred > 0);
 }
+
+namespace {
+struct DeviationStats {
+  double mean = 0, standard_error = 0;
+};
+DeviationStats deviation(Harness& h, std::int64_t epochs) {
+  std::vector<double> d;
+  for (std::int64_t e = 0; e < epochs; ++e)
+    for (const auto& s : h.epoch(e)) d.push_back(s.batch_deviation);
+  DeviationStats out;
+  for (double x : d) out.mean += x;
+  out.mean /= double(d.size());
+  double var = 0;
+  for (double x : d) var += (x - out.mean) * (x - out.mean);
+  out.standard_error = std::sqrt(var / double(d.size() - 1) / double(d.size()));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("lds with delta 0 and c = 1 matches ugs's batch deviation; larger c lowers it", "[sampler][lds][statistics]") {
+  // 20 clients of one class each: a batch's label mix is exactly its b_k.
+  const std::vector<std::int64_t> sizes(20, 200);
+  auto make = [&](const std::string& type, double c) {
+    return Harness(type, sizes, 64, type == "lds" ? std::map<std::string, ParamValue>{{"concentration", c}, {"delay_skew", 0.0}}
+                                                   : std::map<std::string, ParamValue>{},
+                   "constant", {}, 5, 0, 10, true);
+  };
+  auto ugs_h = make("ugs", 0), lds1_h = make("lds", 1.0), lds_big_h = make("lds", 1000.0);
+  const auto ugs = deviation(ugs_h, 30), lds1 = deviation(lds1_h, 30), lds_big = deviation(lds_big_h, 30);
+  INFO("ugs " << ugs.mean << " +- " << ugs.standard_error << ", lds c=1 " << lds1.mean << ", lds c=1000 " << lds_big.mean);
+  // Within 10% of each other and within 5 standard errors plus that margin.
+  CHECK(std::abs(lds1.mean - ugs.mean) < 0.1 * ugs.mean + 5 * std::hypot(ugs.standard_error, lds1.standard_error));
+  CHECK(lds_big.mean < 0.5 * ugs.mean);
+}
+
+TEST_CASE("lds sums to B in every step but the last", "[sampler][lds]") {
+  for (double c : {0.05, 1.0, 50.0}) {
+    Harness h("lds", kSkewed, 64, {{"concentration", c}});
+    const auto steps = h.epoch(0);
+    for (std::size_t i = 0; i + 1 < steps.size(); ++i) CHECK(steps[i].batch_size == 64);
+    CHECK(steps.back().batch_size <= 64);
+  }
+}
+
+TEST_CASE("lds with delta > 0 puts slow clients in fewer steps, spread over the epoch", "[sampler][lds]") {
+  const std::vector<std::int64_t> sizes(40, 100);
+  const std::map<std::string, ParamValue> stragglers = {{"fraction", 0.1}, {"slowdown", 10.0}, {"latency_s", 0.05}};
+  auto steps_with_slow = [&](const std::string& type, std::map<std::string, ParamValue> params, double* slow_used_by_half) {
+    Harness h(type, sizes, 64, params, "straggler", stragglers, 2);
+    std::int64_t with_slow = 0, slow_total = 0, slow_first_half = 0;
+    const auto steps = h.epoch(0);
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      bool any = false;
+      for (const auto& t : steps[i].takes) {
+        if (h.delay->expected(t.client).latency_s > 0.1) {
+          any = true;
+          slow_total += t.count;
+          if (i < steps.size() / 2) slow_first_half += t.count;
+        }
+      }
+      with_slow += any;
+    }
+    if (slow_used_by_half) *slow_used_by_half = double(slow_first_half) / double(slow_total);
+    return with_slow;
+  };
+  double gate_half = 0, defer_half = 0;
+  const auto ugs = steps_with_slow("ugs", {}, nullptr);
+  const auto gated = steps_with_slow("lds", {{"delay_skew", 0.5}}, &gate_half);
+  const auto deferred = steps_with_slow("lds", {{"delay_skew", 2.0}, {"pacing", std::string("defer")}}, &defer_half);
+  INFO("steps with a slow client: ugs " << ugs << ", lds gate " << gated << ", lds defer " << deferred);
+  CHECK(gated < ugs / 2);
+  CHECK(deferred < ugs / 2);
+  // Gating keeps the slow clients' data on pace with the epoch; deferring pushes it late.
+  INFO("share of slow data used in the first half: gate " << gate_half << ", defer " << defer_half);
+  CHECK(gate_half > 0.35);
+  CHECK(defer_half < gate_half);
+}

@@ -143,6 +143,8 @@ class Run {
       }
     } catch (const c10::Error& e) {
       throw RunError(fmt::format("model '{}': {}", ex_.model.type, e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      throw RunError(fmt::format("model '{}': {}", ex_.model.type, e.what()));
     }
 
     PlannerConfig pc;

@@ -8,9 +8,9 @@
 //     shares, so their data is used later; the epoch can end on steps holding only
 //     their data (a non-IID cliff just before evaluation).
 //   pacing = "gate" (default): slow clients keep their expected share, but take part only
-//     in a fraction g_k = exp(-delta max(z_k, 0)) of the steps (with weight 1/g_k when
-//     they do). One uniform draw per step opens the gates, so the slow clients share
-//     the same few heavy steps, spread evenly through the epoch.
+//     in a fraction g_k = exp(-delta max(z_k, 0)) of the steps (with share R_k / (R g_k)
+//     when they do). One uniform draw per step opens the gates, so the slow clients
+//     share the same few heavy steps, spread evenly through the epoch.
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>
 
@@ -27,6 +27,7 @@ class LatentDirichlet : public psl::Sampler {
       : batch_size_(batch_size), c_(concentration), delta_(delay_skew), gate_(gate) {}
 
   void begin_epoch(const psl::ClientState& clients, psl::Rng&) override {
+    // z_k from the expected latency of a typical contribution, B / K samples.
     const std::int64_t K = clients.num_clients();
     const std::int64_t typical = std::max<std::int64_t>(1, std::llround(double(batch_size_) / double(K)));
     std::vector<double> latency(static_cast<std::size_t>(K));
@@ -41,7 +42,6 @@ class LatentDirichlet : public psl::Sampler {
       const double z = sd > 0 ? (latency[k] - mean) / sd : 0.0;
       if (gate_) {
         gate_open_[k] = std::exp(-delta_ * std::max(z, 0.0));
-        weight_[k] = 1.0 / gate_open_[k];
       } else {
         weight_[k] = std::exp(-delta_ * z);
       }
@@ -57,15 +57,13 @@ class LatentDirichlet : public psl::Sampler {
 
     // q_k over the clients with data (and, gated, whose gate is open this step).
     std::vector<double> q(std::size_t(K), 0.0);
-    double q_sum = 0;
-    for (int attempt = 0; attempt < 2 && q_sum == 0; ++attempt) {
+    double q_sum = gate_ ? gated_shares(clients, u, q) : 0.0;
+    if (q_sum == 0) {  // defer mode, or every gate closed: everyone with data takes part
       for (std::int64_t k = 0; k < K; ++k) {
-        const std::int64_t r = clients.remaining(k);
-        if (r == 0 || (attempt == 0 && u >= gate_open_[std::size_t(k)])) continue;
-        q[std::size_t(k)] = double(r) / double(R) * weight_[std::size_t(k)];
+        q[std::size_t(k)] = double(clients.remaining(k)) / double(R) * (gate_ ? 1.0 : weight_[std::size_t(k)]);
         q_sum += q[std::size_t(k)];
       }
-    }  // second attempt: every gate closed, so everyone with data takes part
+    }
 
     // pi ~ Dirichlet(c Z q / sum q) via normalized gamma draws.
     std::vector<double> pi(std::size_t(K), 0.0);
@@ -87,6 +85,31 @@ class LatentDirichlet : public psl::Sampler {
   }
 
  private:
+  // Gate mode: a slow client whose gate is open gets R_k / (R g_k) of the batch, so that
+  // over the steps (open in a fraction g_k of them) it keeps pace with the epoch and no
+  // slow data is left for its end; the clients without a gate share the rest in
+  // proportion to R_k. Returns sum q (0 if no client with data is open).
+  double gated_shares(const psl::ClientState& clients, double u, std::vector<double>& q) const {
+    const double R = double(clients.total_remaining());
+    double slow = 0, fast = 0;
+    for (std::size_t k = 0; k < q.size(); ++k) {
+      const auto r = double(clients.remaining(std::int64_t(k)));
+      if (r == 0 || u >= gate_open_[k]) continue;
+      if (gate_open_[k] < 1) {
+        q[k] = r / (R * gate_open_[k]);
+        slow += q[k];
+      } else {
+        fast += r / R;
+      }
+    }
+    const double rest = fast > 0 ? std::max(0.0, 1.0 - slow) / fast : 0.0;
+    for (std::size_t k = 0; k < q.size(); ++k)
+      if (gate_open_[k] == 1 && clients.remaining(std::int64_t(k)) > 0) q[k] = double(clients.remaining(std::int64_t(k))) / R * rest;
+    double sum = 0;
+    for (double v : q) sum += v;
+    return sum;
+  }
+
   // Largest-remainder rounding of target * pi, capped at R_k; what the caps cut off goes
   // to clients with room, in proportion to pi (then to R_k, if pi has no room left).
   static std::vector<std::int64_t> round_with_caps(const psl::ClientState& clients, const std::vector<double>& pi,

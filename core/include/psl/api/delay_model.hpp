@@ -26,7 +26,7 @@ class DelayModel {
   // The client's expected timing; samplers' latency estimates come from it.
   virtual ClientTiming expected(std::int64_t client) const = 0;
   // The client's timing in one step; by default the expected one. Models with per-step
-  // randomness draw from `rng`, which the host reseeds for every step.
+  // randomness draw from `rng`, which the host reseeds at every epoch start.
   virtual ClientTiming draw(std::int64_t client, Rng& rng) const;
   virtual double server_s_per_sample() const = 0;
 };
