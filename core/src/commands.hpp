@@ -15,6 +15,7 @@ struct RunOptions {
   std::vector<std::string> sets;
   std::string resume;
   std::string schedule;
+  std::string listen;
   bool quiet = false;
 };
 
@@ -22,6 +23,7 @@ int command_validate(const RunOptions& options);
 int command_plugins(const std::string& kind);
 int command_run(const RunOptions& options);
 int command_sample(const RunOptions& options);
+int command_serve(const RunOptions& options);
 
 // Loads the manifest with its --set overrides; prints every error and returns nullopt
 // on bad input.

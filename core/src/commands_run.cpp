@@ -12,12 +12,6 @@ namespace psl {
 namespace {
 
 int execute(const Experiment& ex, Registry& registry, RunSettings settings) {
-  if (ex.transport.get_string("type") == "tcp" && settings.train) {
-    fmt::print(stderr, "{}: transport.type = \"tcp\" is not built yet in this version; set "
-                       "--set transport.type=simulated to run it simulated (docs/user-guide.md, 'Status')\n",
-               ex.file.string());
-    return 3;
-  }
   try {
     run_experiment(ex, registry, settings);
   } catch (const RunError& e) {
@@ -47,10 +41,22 @@ int execute(const Experiment& ex, Registry& registry, RunSettings settings) {
 
 }  // namespace
 
+static int run_or_serve(const RunOptions& options, bool spawn_clients);
+
 int command_run(const RunOptions& options) {
+  return run_or_serve(options, true);
+}
+
+int command_serve(const RunOptions& options) {
+  return run_or_serve(options, false);
+}
+
+static int run_or_serve(const RunOptions& options, bool spawn_clients) {
   Registry registry;
   RunSettings settings;
   settings.quiet = options.quiet;
+  settings.spawn_clients = spawn_clients;
+  settings.listen = options.listen;
   std::string manifest = options.manifest;
   if (!options.resume.empty()) {
     // The run folder's resolved manifest is the truth; overrides would change the run.
@@ -68,6 +74,11 @@ int command_run(const RunOptions& options) {
   }
   auto ex = load_or_report(manifest, options.sets, registry);
   if (!ex) return 2;
+  if (!spawn_clients && ex->transport.get_string("type") != "tcp") {
+    fmt::print(stderr, "psl serve: {} has transport.type = \"{}\"; serve needs \"tcp\" (--set transport.type=tcp)\n",
+               manifest, ex->transport.get_string("type"));
+    return 2;
+  }
   if (!settings.resume) settings.out = options.out.empty() ? std::filesystem::path("runs") / ex->name : std::filesystem::path(options.out);
   return execute(*ex, registry, settings);
 }

@@ -9,11 +9,20 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <thread>
+#include <random>
+#include <csignal>
+#include <spawn.h>
+#include <sys/wait.h>
 
+extern char** environ;
+
+#include "net/remote_steps.hpp"
+#include "net/server.hpp"
 #include "progress.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"
@@ -30,15 +39,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
-
-// One pool of threads: torch's intra-op pool. OpenBLAS's own pool would compete for
-// the same cores, so it gets one thread (docs/benchmarks.md).
-void configure_threads(std::int64_t threads) {
-  using SetThreads = void (*)(int);
-  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
-  const auto n = threads > 0 ? threads : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
-  at::set_num_threads(int(n));
-}
 
 Context context_for(const Experiment& ex, Kind kind) {
   Context ctx;
@@ -58,6 +58,82 @@ std::unique_ptr<T> build(const Experiment& ex, Registry& registry, Kind kind) {
   } catch (const std::exception& e) {
     throw RunError(fmt::format("{} '{}': {}", to_string(kind), spec.type, e.what()));
   }
+}
+
+// The partition is a pure function of the manifest and its seed: the server and every
+// real client compute the same one, so no sample crosses the network.
+void check_partition(const Experiment& ex_, const Partition& partition, std::int64_t n) {
+  const auto K = ex_.training.get_int("clients");
+  if (std::int64_t(partition.size()) != K)
+    throw RunError(fmt::format("partitioner '{}' returned {} clients, expected {}", ex_.partitioner.type,
+                               partition.size(), K));
+  std::vector<char> seen(std::size_t(n), 0);
+  for (std::size_t k = 0; k < partition.size(); ++k) {
+    if (partition[k].empty())
+      throw RunError(fmt::format("partitioner '{}' left client {} without data", ex_.partitioner.type, k));
+    for (auto i : partition[k]) {
+      if (i < 0 || i >= n || seen[std::size_t(i)]++)
+        throw RunError(fmt::format("partitioner '{}' gave sample {} twice or out of range", ex_.partitioner.type, i));
+    }
+  }
+  if (std::count(seen.begin(), seen.end(), 0) != 0)
+    throw RunError(fmt::format("partitioner '{}' left {} samples unassigned", ex_.partitioner.type,
+                               std::count(seen.begin(), seen.end(), 0)));
+}
+
+Partition make_partition(const Experiment& ex, Registry& registry, const Dataset& data) {
+  auto partitioner = build<Partitioner>(ex, registry, Kind::Partitioner);
+  Rng rng = make_rng(std::uint64_t(ex.seed), "partition");
+  const auto& labels = data.labels(Split::Train);
+  Partition partition;
+  try {
+    partition = partitioner->split(labels, data.num_classes(), ex.training.get_int("clients"), rng);
+  } catch (const std::exception& e) {
+    throw RunError(fmt::format("partitioner '{}': {}", ex.partitioner.type, e.what()));
+  }
+  check_partition(ex, partition, std::int64_t(labels.size()));
+  return partition;
+}
+
+// The K client processes `psl run` starts for transport.type = "tcp".
+class ClientProcesses {
+ public:
+  ~ClientProcesses() { stop(5.0); }
+  void spawn(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0)
+      throw RunError(fmt::format("cannot start a client process: {}", std::strerror(errno)));
+    pids_.push_back(pid);
+  }
+  // Waits for them to exit (they do on Shutdown); kills what is left after the grace time.
+  void stop(double grace_s) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(grace_s);
+    for (pid_t pid : pids_) {
+      int status;
+      while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (Clock::now() > deadline) {
+          kill(pid, SIGKILL);
+          waitpid(pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    pids_.clear();
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+std::string random_token() {
+  std::random_device rd;
+  std::string token;
+  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", rd());
+  return token;
 }
 
 // Running totals for summary.json; rebuilt from metrics.csv when a run resumes.
@@ -111,15 +187,7 @@ class Run {
 
     data_ = build<Dataset>(ex_, registry_, Kind::Dataset);
     const auto& labels = data_->labels(Split::Train);
-    auto partitioner = build<Partitioner>(ex_, registry_, Kind::Partitioner);
-    Rng partition_rng = make_rng(std::uint64_t(ex_.seed), "partition");
-    Partition partition;
-    try {
-      partition = partitioner->split(labels, data_->num_classes(), t.get_int("clients"), partition_rng);
-    } catch (const std::exception& e) {
-      throw RunError(fmt::format("partitioner '{}': {}", ex_.partitioner.type, e.what()));
-    }
-    check_partition(partition, std::int64_t(labels.size()));
+    Partition partition = make_partition(ex_, registry_, *data_);
     std::vector<std::int64_t> sizes;
     for (const auto& p : partition) sizes.push_back(std::int64_t(p.size()));
 
@@ -157,6 +225,8 @@ class Run {
     pc.sampler_name = ex_.sampler.type;
     planner_ = std::make_unique<StepPlanner>(std::move(partition), labels, *sampler_, *delay_, pc);
 
+    if (ex_.transport.get_string("type") == "tcp" && settings_.train) start_remote(pc);
+
     Checkpoint start;
     if (settings_.resume) {
       start = read_checkpoint();
@@ -175,6 +245,79 @@ class Run {
       schedule_ << "epoch,step,client,count\n";
     }
     loop(start);
+  }
+
+  // Real clients: the server, the client processes (psl run), the remote step driver.
+  void start_remote(const PlannerConfig&) {
+    const auto& tr = ex_.transport;
+    if (ex_.training.get_string("client_sync") != "shared")
+      throw RunError("transport.type = \"tcp\" runs training.client_sync = \"shared\" only; run local and fedavg simulated");
+    std::string token;
+    if (const auto& file = tr.get_string("token_file"); !file.empty()) {
+      std::filesystem::path path(file);
+      if (path.is_relative()) path = ex_.file.parent_path() / path;
+      std::ifstream in(path);
+      if (!in) throw RunError(fmt::format("{}: cannot read transport.token_file", path.string()));
+      std::getline(in, token);
+      if (token.empty()) throw RunError(fmt::format("{}: the token file is empty", path.string()));
+      token_file_ = path;
+    } else {
+      // No token given: make one, readable only by this user, for the clients to present.
+      token = random_token();
+      token_file_ = settings_.out / "token";
+      write_file_atomic(token_file_, token + "\n");
+      std::filesystem::permissions(token_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    }
+    net::ServerOptions so;
+    so.listen = settings_.listen.empty() ? tr.get_string("listen") : settings_.listen;
+    so.token = token;
+    so.manifest_text = to_toml(ex_);
+    so.run_id = fmt::format("{:016x}", std::hash<std::string>{}(so.manifest_text));
+    so.num_clients = ex_.training.get_int("clients");
+    so.handshake_timeout_s = tr.get_float("handshake_timeout_s");
+    const bool quiet = settings_.quiet;
+    so.log = [quiet](const std::string& line) {
+      if (!quiet) fmt::print(stderr, "server: {}\n", line);
+    };
+    try {
+      server_ = std::make_unique<net::TcpServer>(so);
+    } catch (const std::exception& e) {
+      throw RunError(e.what());
+    }
+    const std::string address = server_->address();
+    write_file_atomic(settings_.out / "server.txt", address + "\n");
+    if (!quiet) fmt::print(stderr, "server: listening on {} (token in {})\n", address, token_file_.string());
+
+    const std::int64_t K = so.num_clients;
+    if (settings_.spawn_clients) {
+      clients_ = std::make_unique<ClientProcesses>();
+      for (std::int64_t k = 0; k < K; ++k)
+        clients_->spawn({"psl", "client", "--connect", address, "--id", std::to_string(k), "--token-file",
+                         token_file_.string(), "--quiet"});
+    }
+    // Clients started by hand may take a while; spawned ones get two minutes.
+    const double patience = settings_.spawn_clients ? 120.0 : 24 * 3600.0;
+    const auto t0 = Clock::now();
+    for (;;) {
+      auto missing = server_->wait_all_connected(10.0);
+      if (missing.empty()) break;
+      if (std::chrono::duration<double>(Clock::now() - t0).count() > patience)
+        throw RunError(fmt::format("clients {} did not connect to {}", fmt::join(missing, ", "), address));
+      if (!quiet) fmt::print(stderr, "server: waiting for {} client(s): {}\n", missing.size(), fmt::join(missing, ", "));
+    }
+    net::RemoteOptions ro;
+    ro.on_client_loss = tr.get_string("on_client_loss");
+    ro.step_timeout_s = tr.get_float("step_timeout_s");
+    ro.activation_shape = trainer_->activation_shape();
+    ro.num_classes = data_->num_classes();
+    remote_ = std::make_unique<net::RemoteSteps>(
+        *server_, *trainer_, ro, [this](std::int64_t k) { planner_->drop_client(k); }, so.log);
+  }
+
+ public:
+  void stop_remote(const std::string& reason) {
+    if (server_) server_->shutdown_all(reason);
+    if (clients_) clients_->stop(10.0);
   }
 
   void write_summary(const std::string& status, const std::string& error = "") const {
@@ -202,6 +345,11 @@ class Run {
     s["simulated_time_s"] = totals_.simulated_s;
     s["straggler_wait_s"] = totals_.straggler_wait_s;
     s["deferred_contributions"] = totals_.deferred;
+    s["transport"] = ex_.transport.get_string("type");
+    if (remote_) {
+      s["dropped_clients"] = remote_->dropped_clients();
+      s["lost_samples"] = lost_samples_;
+    }
     s["wall_time_s"] = wall_s_;
     s["train_wall_time_s"] = train_s_;
     s["samples_per_s"] = train_s_ > 0 ? double(totals_.samples) / train_s_ : 0.0;
@@ -227,25 +375,6 @@ class Run {
     one.insert(one.end(), shape.begin(), shape.end());
     auto act = net.client->forward(torch::zeros(one));
     return double(act.numel()) * double(act.element_size());
-  }
-
-  void check_partition(const Partition& partition, std::int64_t n) const {
-    const auto K = ex_.training.get_int("clients");
-    if (std::int64_t(partition.size()) != K)
-      throw RunError(fmt::format("partitioner '{}' returned {} clients, expected {}", ex_.partitioner.type,
-                                 partition.size(), K));
-    std::vector<char> seen(std::size_t(n), 0);
-    for (std::size_t k = 0; k < partition.size(); ++k) {
-      if (partition[k].empty())
-        throw RunError(fmt::format("partitioner '{}' left client {} without data", ex_.partitioner.type, k));
-      for (auto i : partition[k]) {
-        if (i < 0 || i >= n || seen[std::size_t(i)]++)
-          throw RunError(fmt::format("partitioner '{}' gave sample {} twice or out of range", ex_.partitioner.type, i));
-      }
-    }
-    if (std::count(seen.begin(), seen.end(), 0) != 0)
-      throw RunError(fmt::format("partitioner '{}' left {} samples unassigned", ex_.partitioner.type,
-                                 std::count(seen.begin(), seen.end(), 0)));
   }
 
   void print_partition() const {
@@ -335,14 +464,23 @@ class Run {
         const auto t0 = Clock::now();
         PlannedStep step = planner_->next();
         double loss = NAN;
-        if (trainer_) {
+        if (remote_) {
+          try {
+            if (!step.takes.empty()) loss = remote_->step(step);
+          } catch (const net::ClientLost& e) {
+            throw RunError(fmt::format("{}; the last checkpoint is in {} (psl run --resume {})", e.what(),
+                                       settings_.out.string(), settings_.out.string()));
+          }
+          lost_samples_ += step.lost;
+        } else if (trainer_ && !step.takes.empty()) {
           at::Tensor x = data_->features(Split::Train, step.indices);
           std::vector<std::int64_t> y(step.indices.size());
           for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(step.indices[i])];
           loss = trainer_->step(step.takes, x, torch::tensor(y));
-          if (!std::isfinite(loss))
-            throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", loss, step.step));
         }
+        // (NaN with real clients means every client of the step was dropped.)
+        if (std::isinf(loss) || (std::isnan(loss) && !remote_ && trainer_ && !step.takes.empty()))
+          throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", loss, step.step));
         train_s_ += std::chrono::duration<double>(Clock::now() - t0).count();
         ++epoch_steps;
 
@@ -383,6 +521,7 @@ class Run {
     progress.finish();
     wall_s_ = elapsed();
     write_summary("complete");
+    stop_remote("the run is complete");
   }
 
   const Experiment& ex_;
@@ -396,6 +535,11 @@ class Run {
   std::unique_ptr<MetricsLog> metrics_;
   std::ofstream schedule_;
   Totals totals_;
+  std::unique_ptr<net::TcpServer> server_;
+  std::unique_ptr<ClientProcesses> clients_;
+  std::unique_ptr<net::RemoteSteps> remote_;
+  std::filesystem::path token_file_;
+  std::int64_t lost_samples_ = 0;
   double bytes_per_sample_ = 0;
   std::int64_t steps_per_epoch_ = 0;
   std::int64_t epochs_done_ = 0;
@@ -404,6 +548,24 @@ class Run {
 };
 
 }  // namespace
+
+// One pool of threads: torch's intra-op pool. OpenBLAS's own pool would compete for
+// the same cores, so it gets one thread (docs/benchmarks.md).
+void configure_threads(std::int64_t threads) {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+  const auto n = threads > 0 ? threads : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
+  at::set_num_threads(int(n));
+}
+
+ClientSide build_client_side(const Experiment& ex, Registry& registry, std::int64_t client) {
+  ClientSide side;
+  side.dataset = build<Dataset>(ex, registry, Kind::Dataset);
+  Partition partition = make_partition(ex, registry, *side.dataset);
+  side.shard = std::move(partition.at(std::size_t(client)));
+  side.model = build<SplitModel>(ex, registry, Kind::Model);
+  return side;
+}
 
 void run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings) {
   Run run(experiment, registry, settings);
@@ -418,6 +580,7 @@ void run_experiment(const Experiment& experiment, Registry& registry, const RunS
       } catch (...) {  // the original error matters more than a failed summary
       }
     }
+    run.stop_remote("the run failed: " + message);
     throw RunError(message);
   }
 }

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 
 #include "manifest.hpp"
+#include "psl/api/dataset.hpp"
+#include "psl/api/split_model.hpp"
 #include "registry.hpp"
 
 namespace psl {
@@ -18,6 +21,10 @@ struct RunSettings {
   bool quiet = false;
   std::filesystem::path schedule;  // `psl sample --schedule`: every (epoch, step, client, count)
   std::int64_t stop_after_epochs = 0;  // tests: stop after this many epochs, as if killed
+  // transport.type = "tcp": start the K client processes on loopback (`psl run`), or
+  // wait for clients started by hand (`psl serve`).
+  bool spawn_clients = true;
+  std::string listen;                  // overrides transport.listen (`psl serve --listen`)
 };
 
 // A run that cannot go on: bad component settings, a sampler breaking its contract, I/O.
@@ -28,5 +35,17 @@ class RunError : public std::runtime_error {
 // Runs the experiment and writes summary.json; throws RunError after recording the
 // failure in summary.json (status "failed"), so the folder stays readable.
 void run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings);
+
+// What a real client computes for itself from the manifest: the data set, its own shard
+// (the partition is a pure function of the manifest and seed) and the split model.
+struct ClientSide {
+  std::unique_ptr<Dataset> dataset;
+  std::vector<std::int64_t> shard;
+  std::unique_ptr<SplitModel> model;
+};
+ClientSide build_client_side(const Experiment& experiment, Registry& registry, std::int64_t client);
+
+// torch intra-op threads (0: all cores); OpenBLAS kept to one thread.
+void configure_threads(std::int64_t threads);
 
 }  // namespace psl

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "net/client.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"psl: parallel split learning experiments (simulated or over TCP)"};
@@ -37,12 +38,24 @@ int main(int argc, char** argv) {
   auto* plugins_cmd = app.add_subcommand("plugins", "list every component with its parameters");
   plugins_cmd->add_option("kind", kind, "dataset, partitioner, model, sampler, delay, training or transport");
 
-  std::string listen, serve_manifest;
-  auto* serve_cmd = app.add_subcommand("serve", "run the PSL server for real clients over TCP");
-  serve_cmd->add_option("manifest", serve_manifest, "experiment manifest (TOML)")->required();
-  serve_cmd->add_option("--listen", listen, "HOST:PORT");
+  psl::RunOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "run the PSL server and wait for real clients over TCP");
+  serve_cmd->add_option("manifest", serve.manifest, "experiment manifest (TOML)")->required();
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default: transport.listen)");
+  serve_cmd->add_option("--out", serve.out, "run folder (default: runs/NAME)");
+  serve_cmd->add_option("--set", serve.sets, "override one manifest key: KEY.PATH=VALUE");
+  serve_cmd->add_option("--resume", serve.resume, "continue the run in this folder from its last checkpoint");
+  serve_cmd->add_flag("--quiet", serve.quiet, "no progress output");
+
+  psl::net::ClientOptions client;
   auto* client_cmd = app.add_subcommand("client", "run one PSL client against a server");
-  client_cmd->allow_extras();
+  client_cmd->add_option("--connect", client.connect, "the server's HOST:PORT")->required();
+  client_cmd->add_option("--id", client.id, "this client's id, 0..K-1")->required()->check(CLI::NonNegativeNumber);
+  client_cmd->add_option("--token-file", client.token_file, "file holding the server's token");
+  client_cmd->add_option("--connect-timeout", client.connect_timeout_s,
+                         "seconds to keep trying to (re)connect (default 60)");
+  client_cmd->add_option("--threads", client.threads, "torch threads (default 1)");
+  client_cmd->add_flag("--quiet", client.quiet, "no progress output");
   auto* sweep_cmd = app.add_subcommand("sweep", "run a grid of experiments");
   sweep_cmd->allow_extras();
   auto* report_cmd = app.add_subcommand("report", "compare runs in an HTML or Markdown report");
@@ -54,7 +67,9 @@ int main(int argc, char** argv) {
   if (*sample_cmd) return psl::command_sample(sample);
   if (*validate_cmd) return psl::command_validate(validate);
   if (*plugins_cmd) return psl::command_plugins(kind);
-  for (auto* cmd : {serve_cmd, client_cmd, sweep_cmd, report_cmd}) {
+  if (*serve_cmd) return psl::command_serve(serve);
+  if (*client_cmd) return psl::net::run_client(client);
+  for (auto* cmd : {sweep_cmd, report_cmd}) {
     if (*cmd) {
       fmt::print(stderr, "psl {}: not built yet in this version (see docs/user-guide.md, 'Status')\n",
                  cmd->get_name());

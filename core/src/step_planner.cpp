@@ -73,6 +73,7 @@ StepPlanner::StepPlanner(Partition partition, const std::vector<std::int32_t>& l
   clients_ = std::make_unique<Clients>(order_, config_.label_aware ? &histograms_ : nullptr, delay_,
                                        config_.bytes_per_sample);
   seen_at_step_.assign(order_.size(), -1);
+  dropped_.assign(order_.size(), 0);
 }
 
 StepPlanner::~StepPlanner() = default;
@@ -119,6 +120,11 @@ PlannedStep StepPlanner::next() {
   const bool any_meets = config_.step_deadline_s <= 0 ||
                          std::any_of(times.begin(), times.end(), [&](double t) { return t <= config_.step_deadline_s; });
   for (std::size_t i = 0; i < takes.size(); ++i) {
+    if (dropped_[std::size_t(takes[i].client)]) {
+      clients_->take(takes[i].client, takes[i].count);
+      step.lost += takes[i].count;
+      continue;
+    }
     if (config_.step_deadline_s > 0 && any_meets && times[i] > config_.step_deadline_s) {
       sampler_.give_back(takes[i]);
       ++step.deferred;
@@ -133,6 +139,7 @@ PlannedStep StepPlanner::next() {
   for (const auto& t : step.takes) {
     const auto& order = order_[std::size_t(t.client)];
     const std::int64_t used = clients_->total(t.client) - clients_->remaining(t.client);
+    step.offsets.push_back(used);
     for (std::int64_t j = used; j < used + t.count; ++j) {
       const std::int64_t idx = order[std::size_t(j)];
       step.indices.push_back(idx);
@@ -141,7 +148,7 @@ PlannedStep StepPlanner::next() {
     clients_->take(t.client, t.count);
     step.batch_size += t.count;
   }
-  for (std::size_t c = 0; c < class_counts.size(); ++c)
+  for (std::size_t c = 0; c < class_counts.size() && step.batch_size > 0; ++c)
     step.batch_deviation += std::abs(double(class_counts[c]) / double(step.batch_size) - train_distribution_[c]);
   const StepTime st = step_time(std::move(kept_times), step.batch_size, delay_.server_s_per_sample());
   step.step_time_s = st.total_s;

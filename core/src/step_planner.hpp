@@ -30,11 +30,13 @@ struct PlannedStep {
   std::int64_t step = 0;                // global, from 0
   std::vector<Take> takes;              // the contributions used, after deadline deferral
   std::vector<std::int64_t> indices;    // training-sample indices, in take order
+  std::vector<std::int64_t> offsets;    // per take: where in the client's epoch order it starts
   std::int64_t batch_size = 0;
   double batch_deviation = 0;
   double step_time_s = 0;
   double straggler_wait_s = 0;
   std::int64_t deferred = 0;            // contributions deferred to a later step
+  std::int64_t lost = 0;                // samples of dropped clients that left the epoch
 };
 
 // Client k's sample order in an epoch: its sorted shard, shuffled by its own stream, so a
@@ -63,6 +65,9 @@ class StepPlanner {
   const std::vector<std::vector<std::int64_t>>& label_histograms() const { return histograms_; }
   const Partition& partition() const { return order_; }
   std::int64_t steps_planned() const { return global_step_; }
+  // A client that is gone for good (TCP, on_client_loss = "drop"): from now on its takes
+  // are discarded and its samples leave the epoch.
+  void drop_client(std::int64_t client) { dropped_.at(std::size_t(client)) = 1; }
   void set_global_step(std::int64_t step) { global_step_ = step; }
 
  private:
@@ -76,6 +81,7 @@ class StepPlanner {
   Partition order_;                                // per client: this epoch's sample order
   std::vector<std::vector<std::int64_t>> histograms_;
   std::vector<std::int64_t> seen_at_step_;         // duplicate-take check, O(1) per take
+  std::vector<char> dropped_;
   Rng sampler_rng_;  // both reseeded per epoch: a resumed run replays exactly
   Rng delay_rng_;
   std::int64_t epoch_ = 0;

@@ -88,6 +88,7 @@ Trainer::Trainer(const SplitModel& model, const std::vector<std::int64_t>& sampl
   one.insert(one.end(), sample_shape.begin(), sample_shape.end());
   auto act = net.client->forward(torch::zeros(one));
   activation_bytes_ = double(act.numel()) * double(act.element_size());
+  activation_shape_ = act.sizes().slice(1).vec();
 }
 
 Trainer::~Trainer() = default;
@@ -142,6 +143,52 @@ double Trainer::step(const std::vector<Take>& takes, const at::Tensor& x, const 
     for (auto& c : s.clients) copy_module(*s.scratch, *c);
   }
   return loss.item<double>();
+}
+
+double Trainer::server_step(const std::vector<at::Tensor>& activations, const at::Tensor& labels,
+                            std::vector<at::Tensor>& gradients) {
+  State& s = *s_;
+  at::Tensor smashed = (activations.size() == 1 ? activations[0] : torch::cat(activations)).requires_grad_();
+  s.server_opt->zero_grad();
+  auto loss = torch::nn::functional::cross_entropy(s.server->forward(smashed), labels);
+  loss.backward();
+  s.server_opt->step();
+  gradients.clear();
+  std::int64_t at = 0;
+  for (const auto& a : activations) {
+    gradients.push_back(smashed.grad().narrow(0, at, a.size(0)).contiguous());
+    at += a.size(0);
+  }
+  ++s.steps;
+  return loss.item<double>();
+}
+
+void Trainer::apply_client_gradients(const std::vector<std::vector<at::Tensor>>& per_client) {
+  State& s = *s_;
+  s.client_opts[0]->zero_grad();
+  auto params = s.clients[0]->parameters();
+  torch::NoGradGuard guard;
+  for (const auto& grads : per_client) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      auto& g = params[i].mutable_grad();
+      if (g.defined()) g.add_(grads[i]);
+      else g = grads[i].clone();
+    }
+  }
+  if (!per_client.empty()) s.client_opts[0]->step();
+}
+
+std::vector<at::Tensor> Trainer::client_state() const {
+  std::vector<at::Tensor> out;
+  for (const auto& p : s_->clients[0]->parameters()) out.push_back(p.detach());
+  for (const auto& b : s_->clients[0]->buffers()) out.push_back(b.detach());
+  return out;
+}
+
+std::vector<std::vector<std::int64_t>> Trainer::client_gradient_shapes() const {
+  std::vector<std::vector<std::int64_t>> out;
+  for (const auto& p : s_->clients[0]->parameters()) out.push_back(p.sizes().vec());
+  return out;
 }
 
 Evaluation Trainer::evaluate(const Dataset& data) const {

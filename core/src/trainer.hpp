@@ -45,8 +45,20 @@ class Trainer {
 
   Evaluation evaluate(const Dataset& data) const;
 
+  // The server's half of a step with real clients (shared sync only): `activations` in
+  // take order; returns the loss and, per take, the gradient of its activations.
+  double server_step(const std::vector<at::Tensor>& activations, const at::Tensor& labels,
+                     std::vector<at::Tensor>& gradients);
+  // Sums the clients' parameter gradients in take order and steps the shared client part:
+  // the same arithmetic as a per-client (unfused) simulated step.
+  void apply_client_gradients(const std::vector<std::vector<at::Tensor>>& per_client);
+  // The shared client part's parameters then buffers, as sent to real clients.
+  std::vector<at::Tensor> client_state() const;
+  std::vector<std::vector<std::int64_t>> client_gradient_shapes() const;
+
   // Activation bytes per sample crossing the cut (equal to the gradient bytes).
   double activation_bytes_per_sample() const { return activation_bytes_; }
+  const std::vector<std::int64_t>& activation_shape() const { return activation_shape_; }  // one sample's
 
   // All parameters of the client part (replica 0 or the average, see docs) and the server part.
   std::vector<at::Tensor> parameters() const;
@@ -58,6 +70,7 @@ class Trainer {
   struct State;
   std::unique_ptr<State> s_;
   double activation_bytes_ = 0;
+  std::vector<std::int64_t> activation_shape_;
 };
 
 }  // namespace psl

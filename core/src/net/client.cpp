@@ -1,0 +1,218 @@
+#include "net/client.hpp"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include <array>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "coordinator.hpp"
+#include "manifest.hpp"
+#include "net/wire.hpp"
+#include "psl/api/dataset.hpp"
+#include "psl/api/split_model.hpp"
+#include "step_planner.hpp"
+
+namespace psl::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct Connection {
+  asio::io_context io;
+  tcp::socket socket{io};
+
+  void write(MsgType type, const std::vector<std::uint8_t>& payload) {
+    asio::write(socket, asio::buffer(encode_frame(type, payload)));
+  }
+  std::pair<MsgType, std::vector<std::uint8_t>> read() {
+    std::array<std::uint8_t, kHeaderBytes> header{};
+    asio::read(socket, asio::buffer(header));
+    const auto h = decode_header(header.data());
+    std::vector<std::uint8_t> payload(h.length);
+    asio::read(socket, asio::buffer(payload));
+    return {h.type, std::move(payload)};
+  }
+};
+
+std::string read_token(const std::string& file) {
+  if (file.empty()) return "";
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot read the token file", file));
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+// Everything the client computes once from the manifest.
+struct Side {
+  Experiment experiment;
+  ClientSide data;
+  torch::nn::Sequential model{nullptr};
+  std::int64_t epoch = -1;
+  std::vector<std::int64_t> order;
+};
+
+class Client {
+ public:
+  explicit Client(const ClientOptions& o) : o_(o), token_(read_token(o.token_file)) {}
+
+  int run() {
+    configure_threads(o_.threads);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o_.connect_timeout_s);
+    std::string last_error = "no attempt";
+    while (std::chrono::steady_clock::now() < deadline) {
+      Connection c;
+      try {
+        connect(c);
+      } catch (const boost::system::system_error& e) {
+        last_error = e.what();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      try {
+        if (const auto status = serve(c)) return *status;
+      } catch (const boost::system::system_error& e) {
+        last_error = fmt::format("connection lost: {}", e.what());
+        say(last_error + "; reconnecting");
+      }
+    }
+    fmt::print(stderr, "psl client {}: giving up on {} after {} s: {}\n", o_.id, o_.connect, o_.connect_timeout_s,
+               last_error);
+    return 1;
+  }
+
+ private:
+  void connect(Connection& c) {
+    const auto colon = o_.connect.rfind(':');
+    if (colon == std::string::npos) throw std::invalid_argument(fmt::format("'{}' is not HOST:PORT", o_.connect));
+    tcp::resolver resolver(c.io);
+    asio::connect(c.socket, resolver.resolve(o_.connect.substr(0, colon), o_.connect.substr(colon + 1)));
+    c.socket.set_option(tcp::no_delay(true));
+  }
+
+  // Returns an exit status when the run is over for this client; throws on a lost connection.
+  std::optional<int> serve(Connection& c) {
+    Hello hello;
+    hello.client = o_.id;
+    hello.token = token_;
+    c.write(MsgType::Hello, encode(hello));
+    auto [type, payload] = c.read();
+    if (type == MsgType::Reject) {
+      fmt::print(stderr, "psl client {}: the server refused: {}\n", o_.id, decode_text(payload));
+      return 1;
+    }
+    if (type != MsgType::Welcome) throw ProtocolError(fmt::format("expected Welcome, got {}", to_string(type)));
+    if (!side_) setup(decode_text(payload));
+    say(fmt::format("connected to {}", o_.connect));
+
+    at::Tensor pending;  // activations of the step in flight
+    std::int64_t pending_step = -1;
+    for (;;) {
+      auto [t, p] = c.read();
+      switch (t) {
+        case MsgType::StepRequest: {
+          const StepRequest r = decode_step_request(p);
+          load_weights(r.weights);
+          auto [x, y] = samples(r);
+          pending = side_->model->forward(x);
+          pending_step = r.step;
+          c.write(MsgType::Activations, encode(Activations{r.step, pending.detach(), y}));
+          break;
+        }
+        case MsgType::Gradient: {
+          const Gradient g = decode_gradient(p);
+          if (g.step != pending_step) throw ProtocolError(fmt::format("gradient for step {}, expected {}", g.step, pending_step));
+          for (auto& param : side_->model->parameters()) param.mutable_grad() = at::Tensor();
+          pending.backward(g.gradient);
+          ClientGrads out{g.step, {}};
+          for (const auto& param : side_->model->parameters())
+            out.grads.push_back(param.grad().defined() ? param.grad() : at::zeros_like(param));
+          c.write(MsgType::ClientGrads, encode(out));
+          pending = at::Tensor();
+          break;
+        }
+        case MsgType::Shutdown:
+          say("run finished: " + decode_text(p));
+          return 0;
+        case MsgType::Error:
+          fmt::print(stderr, "psl client {}: server error: {}\n", o_.id, decode_text(p));
+          return 1;
+        case MsgType::Heartbeat:
+          break;
+        default:
+          throw ProtocolError(fmt::format("unexpected {} frame", to_string(t)));
+      }
+    }
+  }
+
+  void setup(const std::string& manifest_text) {
+    // The manifest arrives as text; the loader wants a file.
+    const auto file = std::filesystem::temp_directory_path() / fmt::format("psl-client-{}-{}.toml", ::getpid(), o_.id);
+    std::ofstream(file) << manifest_text;
+    auto ex = load_experiment(file, {}, registry_);
+    std::filesystem::remove(file);
+    side_.emplace();
+    side_->experiment = std::move(ex);
+    side_->data = build_client_side(side_->experiment, registry_, o_.id);
+    side_->model = side_->data.model->build(side_->data.dataset->sample_shape(), side_->data.dataset->num_classes()).client;
+  }
+
+  void load_weights(const std::vector<at::Tensor>& weights) {
+    at::NoGradGuard guard;
+    auto params = side_->model->parameters();
+    auto buffers = side_->model->buffers();
+    if (weights.size() != params.size() + buffers.size())
+      throw ProtocolError(fmt::format("{} weight tensors, expected {}", weights.size(), params.size() + buffers.size()));
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(weights[i]);
+    for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(weights[params.size() + i]);
+  }
+
+  std::pair<at::Tensor, at::Tensor> samples(const StepRequest& r) {
+    if (r.epoch != side_->epoch) {
+      side_->order = side_->data.shard;
+      shuffle_client_order(side_->order, std::uint64_t(side_->experiment.seed), r.epoch, o_.id);
+      side_->epoch = r.epoch;
+    }
+    if (r.offset < 0 || r.count <= 0 || r.offset + r.count > std::int64_t(side_->order.size()))
+      throw ProtocolError(fmt::format("samples [{}, {}) requested, the shard has {}", r.offset, r.offset + r.count,
+                                      side_->order.size()));
+    std::vector<std::int64_t> idx(side_->order.begin() + r.offset, side_->order.begin() + r.offset + r.count);
+    const auto& labels = side_->data.dataset->labels(Split::Train);
+    std::vector<std::int64_t> y;
+    for (auto i : idx) y.push_back(labels[std::size_t(i)]);
+    return {side_->data.dataset->features(Split::Train, idx), at::tensor(y, at::kLong)};
+  }
+
+  void say(const std::string& line) const {
+    if (!o_.quiet) fmt::print(stderr, "psl client {}: {}\n", o_.id, line);
+  }
+
+  const ClientOptions& o_;
+  std::string token_;
+  Registry registry_;
+  std::optional<Side> side_;
+};
+
+}  // namespace
+
+int run_client(const ClientOptions& options) {
+  try {
+    return Client(options).run();
+  } catch (const ManifestError& e) {
+    fmt::print(stderr, "psl client {}: the server's manifest does not load here:\n{}\n", options.id, e.what());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "psl client {}: {}\n", options.id, e.what());
+  }
+  return 1;
+}
+
+}  // namespace psl::net

@@ -1,0 +1,23 @@
+// `psl client`: one real PSL client. It gets the resolved manifest from the server,
+// recomputes its own shard from the manifest's seed (no sample crosses the network),
+// and answers step requests with its client part. It keeps no state between steps
+// other than the weights the server sends, so it can reconnect at any time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace psl::net {
+
+struct ClientOptions {
+  std::string connect;            // HOST:PORT
+  std::int64_t id = 0;
+  std::string token_file;         // holds the shared token; empty: no token
+  double connect_timeout_s = 60;  // keep trying (also after a lost connection) this long
+  std::int64_t threads = 1;
+  bool quiet = false;
+};
+
+int run_client(const ClientOptions& options);  // exit status
+
+}  // namespace psl::net

@@ -1,0 +1,135 @@
+#include "net/remote_steps.hpp"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+
+namespace psl::net {
+
+RemoteSteps::RemoteSteps(TcpServer& server, Trainer& trainer, RemoteOptions options,
+                         std::function<void(std::int64_t)> drop, std::function<void(const std::string&)> log)
+    : server_(server), trainer_(trainer), options_(std::move(options)), drop_(std::move(drop)), log_(std::move(log)) {}
+
+void RemoteSteps::request(const PlannedStep& step, std::size_t i) {
+  StepRequest r{step.step, step.epoch, step.offsets[i], step.takes[i].count, trainer_.client_state()};
+  server_.send(step.takes[i].client, MsgType::StepRequest, encode(r));
+}
+
+bool RemoteSteps::handle_loss(const PlannedStep& step, std::size_t i, const std::string& why) {
+  const std::int64_t k = step.takes[i].client;
+  const std::string& policy = options_.on_client_loss;
+  if (policy == "drop") {
+    log_(fmt::format("client {} lost at step {} ({}); on_client_loss = drop: its remaining samples leave the run",
+                     k, step.step, why));
+    drop_(k);
+    ++dropped_;
+    return false;
+  }
+  if (policy == "wait") {
+    log_(fmt::format("client {} lost at step {} ({}); on_client_loss = wait: waiting up to {} s for it to reconnect",
+                     k, step.step, why, options_.step_timeout_s));
+    if (server_.wait_connected(k, options_.step_timeout_s)) {
+      log_(fmt::format("client {} is back; step {} goes on", k, step.step));
+      return true;
+    }
+    throw ClientLost(fmt::format("client {} did not reconnect within {} s (on_client_loss = wait)", k,
+                                 options_.step_timeout_s));
+  }
+  throw ClientLost(fmt::format("client {} lost at step {}: {} (on_client_loss = abort)", k, step.step, why));
+}
+
+bool RemoteSteps::await(const PlannedStep& step, std::size_t i, MsgType type, Frame& out) {
+  const std::int64_t k = step.takes[i].client;
+  for (;;) {
+    const auto result = server_.receive(k, options_.step_timeout_s, out);
+    if (result == TcpServer::Result::Frame) {
+      if (out.type == type) return true;
+      log_(fmt::format("client {}: unexpected {} while waiting for {}; ignored", k, to_string(out.type), to_string(type)));
+      continue;
+    }
+    const std::string why = result == TcpServer::Result::Lost ? "disconnected"
+                                                              : fmt::format("no answer within {} s", options_.step_timeout_s);
+    if (!handle_loss(step, i, why)) return false;
+    // Reconnected ("wait"): clients keep no state, so the step starts over for it.
+    request(step, i);
+    if (type == MsgType::ClientGrads) return false;  // its gradient round is lost; skip it
+  }
+}
+
+double RemoteSteps::step(const PlannedStep& step) {
+  const std::size_t n = step.takes.size();
+  gone_.assign(n, 0);
+  for (std::size_t i = 0; i < n; ++i) request(step, i);
+
+  std::vector<at::Tensor> acts;
+  std::vector<at::Tensor> labels;
+  std::vector<std::size_t> present;
+  for (std::size_t i = 0; i < n; ++i) {
+    Frame f;
+    if (!await(step, i, MsgType::Activations, f)) continue;
+    Activations a;
+    std::string problem;
+    try {
+      a = decode_activations(f.payload);
+      std::vector<std::int64_t> want = {step.takes[i].count};
+      want.insert(want.end(), options_.activation_shape.begin(), options_.activation_shape.end());
+      if (a.step != step.step) problem = fmt::format("activations for step {}, expected {}", a.step, step.step);
+      else if (a.activations.scalar_type() != at::kFloat || a.activations.sizes().vec() != want)
+        problem = fmt::format("activations of shape [{}], expected [{}]", fmt::join(a.activations.sizes(), ", "), fmt::join(want, ", "));
+      else if (a.labels.scalar_type() != at::kLong || a.labels.dim() != 1 || a.labels.size(0) != step.takes[i].count)
+        problem = "labels of the wrong type or count";
+      else if (a.labels.numel() && (a.labels.min().item<std::int64_t>() < 0 ||
+                                    a.labels.max().item<std::int64_t>() >= options_.num_classes))
+        problem = "labels out of range";
+      else if (!at::isfinite(a.activations).all().item<bool>())
+        problem = "activations that are not finite";
+    } catch (const ProtocolError& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
+      // A client that sends wrong content is not waited for: dropped or the run stops.
+      if (options_.on_client_loss == "drop" && !handle_loss(step, i, "sent " + problem)) continue;
+      throw ClientLost(fmt::format("client {} sent {}", step.takes[i].client, problem));
+    }
+    acts.push_back(a.activations);
+    labels.push_back(a.labels);
+    present.push_back(i);
+  }
+  if (acts.empty()) return NAN;
+
+  std::vector<at::Tensor> grads;
+  const double loss = trainer_.server_step(acts, at::cat(labels), grads);
+  for (std::size_t j = 0; j < present.size(); ++j)
+    server_.send(step.takes[present[j]].client, MsgType::Gradient, encode(Gradient{step.step, grads[j]}));
+
+  const auto shapes = trainer_.client_gradient_shapes();
+  std::vector<std::vector<at::Tensor>> client_grads;
+  for (std::size_t i : present) {
+    Frame f;
+    if (!await(step, i, MsgType::ClientGrads, f)) continue;
+    ClientGrads g;
+    std::string problem;
+    try {
+      g = decode_client_grads(f.payload);
+      if (g.step != step.step) problem = fmt::format("gradients for step {}, expected {}", g.step, step.step);
+      else if (g.grads.size() != shapes.size()) problem = fmt::format("{} gradients, expected {}", g.grads.size(), shapes.size());
+      for (std::size_t p = 0; problem.empty() && p < shapes.size(); ++p)
+        if (g.grads[p].scalar_type() != at::kFloat || g.grads[p].sizes().vec() != shapes[p])
+          problem = fmt::format("gradient {} of shape [{}], expected [{}]", p, fmt::join(g.grads[p].sizes(), ", "), fmt::join(shapes[p], ", "));
+    } catch (const ProtocolError& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
+      // A client that sends wrong content is not waited for: dropped or the run stops.
+      if (options_.on_client_loss == "drop" && !handle_loss(step, i, "sent " + problem)) continue;
+      throw ClientLost(fmt::format("client {} sent {}", step.takes[i].client, problem));
+    }
+    client_grads.push_back(std::move(g.grads));
+  }
+  trainer_.apply_client_gradients(client_grads);
+  return loss;
+}
+
+}  // namespace psl::net

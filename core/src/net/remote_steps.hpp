@@ -1,0 +1,55 @@
+// One PSL step with real clients: step requests out, activations in, one server step,
+// gradients out, parameter gradients in, one update of the shared client part. Also
+// where a lost client meets transport.on_client_loss.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "net/server.hpp"
+#include "step_planner.hpp"
+#include "trainer.hpp"
+
+namespace psl::net {
+
+struct RemoteOptions {
+  std::string on_client_loss = "abort";  // wait | drop | abort
+  double step_timeout_s = 60;
+  std::vector<std::int64_t> activation_shape;  // one sample's, e.g. {32, 14, 14}
+  std::int64_t num_classes = 10;
+};
+
+class ClientLost : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class RemoteSteps {
+ public:
+  // drop(k) is called when a client is dropped under on_client_loss = "drop".
+  RemoteSteps(TcpServer& server, Trainer& trainer, RemoteOptions options, std::function<void(std::int64_t)> drop,
+              std::function<void(const std::string&)> log);
+
+  // Runs the step; returns its loss (NaN if every client of the step was lost).
+  // Throws ClientLost under "abort" (or "wait" past the timeout).
+  double step(const PlannedStep& step);
+
+  std::int64_t dropped_clients() const { return dropped_; }
+
+ private:
+  void request(const PlannedStep& step, std::size_t i);
+  // The next frame of `type` for this step from the client, checked; false if the
+  // client was lost and the policy says go on without it.
+  bool await(const PlannedStep& step, std::size_t i, MsgType type, Frame& out);
+  bool handle_loss(const PlannedStep& step, std::size_t i, const std::string& why);
+
+  TcpServer& server_;
+  Trainer& trainer_;
+  RemoteOptions options_;
+  std::function<void(std::int64_t)> drop_;
+  std::function<void(const std::string&)> log_;
+  std::vector<char> gone_;
+  std::int64_t dropped_ = 0;
+};
+
+}  // namespace psl::net

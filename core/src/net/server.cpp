@@ -1,0 +1,320 @@
+#include "net/server.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace psl::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+std::pair<std::string, std::string> split_host_port(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error(fmt::format("'{}' is not HOST:PORT", address));
+  std::string host = address.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return {host, address.substr(colon + 1)};
+}
+}  // namespace
+
+struct Mailbox {
+  std::deque<Frame> frames;
+  std::uint64_t session = 0;  // the live connection's id; 0: none
+};
+
+struct TcpServer::Impl {
+  struct Session : std::enable_shared_from_this<Session> {
+    Session(Impl& server, tcp::socket socket, std::uint64_t id)
+        : server(server), socket(std::move(socket)), timer(server.io), id(id) {
+      boost::system::error_code ec;
+      auto ep = this->socket.remote_endpoint(ec);
+      peer = ec ? "unknown peer" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    }
+
+    void start() {
+      timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(server.options.handshake_timeout_s)));
+      timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec && self->client < 0) self->close("no handshake within the timeout");
+      });
+      read_header();
+    }
+
+    void read_header() {
+      asio::async_read(socket, asio::buffer(header), [self = shared_from_this()](auto ec, std::size_t) {
+        if (ec) return self->close(ec == asio::error::eof ? "disconnected" : ec.message());
+        try {
+          const auto h = decode_header(self->header.data(), self->server.options.max_frame_bytes);
+          self->frame.type = h.type;
+          self->frame.payload.assign(h.length, 0);
+          self->read_payload();
+        } catch (const ProtocolError& e) {
+          self->close(e.what());
+        }
+      });
+    }
+
+    void read_payload() {
+      asio::async_read(socket, asio::buffer(frame.payload), [self = shared_from_this()](auto ec, std::size_t) {
+        if (ec) return self->close(ec == asio::error::eof ? "disconnected mid-frame" : ec.message());
+        try {
+          self->handle(std::move(self->frame));
+        } catch (const ProtocolError& e) {
+          return self->close(e.what());
+        }
+        self->frame = Frame{};
+        if (self->socket.is_open()) self->read_header();
+      });
+    }
+
+    void handle(Frame f) {
+      if (client < 0) return handshake(f);
+      if (f.type == MsgType::Heartbeat) return;
+      if (f.type == MsgType::Error) return close("client reported: " + decode_text(f.payload));
+      if (f.type != MsgType::Activations && f.type != MsgType::ClientGrads)
+        throw ProtocolError(fmt::format("unexpected {} frame from a client", to_string(f.type)));
+      server.deliver(client, id, std::move(f));
+    }
+
+    void handshake(const Frame& f) {
+      if (f.type != MsgType::Hello) throw ProtocolError(fmt::format("expected Hello, got {}", to_string(f.type)));
+      const Hello h = decode_hello(f.payload);
+      std::string refusal;
+      if (h.version != kProtocolVersion)
+        refusal = fmt::format("protocol version {} is not supported (server speaks {})", h.version, kProtocolVersion);
+      else if (!same_secret(h.token, server.options.token))
+        refusal = "wrong token";
+      else if (!h.run_id.empty() && h.run_id != server.options.run_id)
+        refusal = fmt::format("run id {} is not this run ({})", h.run_id, server.options.run_id);
+      else if (h.client < 0 || h.client >= server.options.num_clients)
+        refusal = fmt::format("client id {} is out of range [0, {})", h.client, server.options.num_clients);
+      else if (!server.attach(h.client, id))
+        refusal = fmt::format("client {} is already connected", h.client);
+      if (!refusal.empty()) {
+        send(MsgType::Reject, encode_text(MsgType::Reject, refusal));
+        return close("refused: " + refusal, true);
+      }
+      client = h.client;
+      timer.cancel();
+      server.log(fmt::format("client {} connected from {}", client, peer));
+      send(MsgType::Welcome, encode_text(MsgType::Welcome, server.options.manifest_text));
+    }
+
+    // Writes are queued so that frames never interleave on the socket.
+    void send(MsgType type, std::vector<std::uint8_t> payload) {
+      auto bytes = std::make_shared<std::vector<std::uint8_t>>(encode_frame(type, payload));
+      asio::post(server.io, [self = shared_from_this(), bytes] {
+        self->queue.push_back(bytes);
+        if (self->queue.size() == 1) self->write_next();
+      });
+    }
+
+    void write_next() {
+      if (queue.empty() || !socket.is_open()) return;
+      asio::async_write(socket, asio::buffer(*queue.front()), [self = shared_from_this()](auto ec, std::size_t) {
+        if (ec) return self->close("write failed: " + ec.message());
+        self->queue.pop_front();
+        if (self->queue.empty() && self->closing) return self->close(self->close_reason);
+        self->write_next();
+      });
+    }
+
+    // after_writes: let queued frames (a Reject, a Shutdown) go out first.
+    void close(const std::string& reason, bool after_writes = false) {
+      if (after_writes && !queue.empty()) {
+        closing = true;
+        close_reason = reason;
+        return;
+      }
+      if (!socket.is_open()) return;
+      boost::system::error_code ignored;
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+      timer.cancel();
+      server.log(client >= 0 ? fmt::format("client {} ({}): connection closed: {}", client, peer, reason)
+                             : fmt::format("{}: connection closed: {}", peer, reason));
+      if (client >= 0) server.detach(client, id);
+    }
+
+    Impl& server;
+    tcp::socket socket;
+    asio::steady_timer timer;
+    std::uint64_t id;
+    std::int64_t client = -1;
+    std::string peer;
+    std::array<std::uint8_t, kHeaderBytes> header{};
+    Frame frame;
+    std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue;
+    bool closing = false;
+    std::string close_reason;
+  };
+
+  explicit Impl(ServerOptions o) : options(std::move(o)), acceptor(io), mailboxes(std::size_t(options.num_clients)) {
+    auto [host, port] = split_host_port(options.listen);
+    tcp::resolver resolver(io);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(host, port, ec);
+    if (ec || results.empty())
+      throw std::runtime_error(fmt::format("cannot resolve listen address '{}': {}", options.listen, ec.message()));
+    const tcp::endpoint endpoint = *results.begin();
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(endpoint, ec);
+    if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", options.listen, ec.message()));
+    acceptor.listen();
+    accept();
+    thread = std::thread([this] { io.run(); });
+  }
+
+  ~Impl() {
+    asio::post(io, [this] {
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      for (auto& [id, s] : sessions)
+        if (auto p = s.lock()) p->close("server stopped");
+    });
+    io.stop();
+    if (thread.joinable()) thread.join();
+  }
+
+  void accept() {
+    acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+      if (ec) return;  // closed
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto s = std::make_shared<Session>(*this, std::move(socket), ++next_session);
+      sessions[s->id] = s;
+      s->start();
+      accept();
+    });
+  }
+
+  bool attach(std::int64_t client, std::uint64_t session) {
+    std::lock_guard lock(mutex);
+    auto& box = mailboxes[std::size_t(client)];
+    if (box.session != 0) return false;
+    box.session = session;
+    box.frames.clear();
+    changed.notify_all();
+    return true;
+  }
+  void detach(std::int64_t client, std::uint64_t session) {
+    std::lock_guard lock(mutex);
+    auto& box = mailboxes[std::size_t(client)];
+    if (box.session == session) box.session = 0;
+    changed.notify_all();
+  }
+  void deliver(std::int64_t client, std::uint64_t session, Frame f) {
+    std::lock_guard lock(mutex);
+    auto& box = mailboxes[std::size_t(client)];
+    if (box.session != session) return;  // from a connection that has been replaced
+    box.frames.push_back(std::move(f));
+    changed.notify_all();
+  }
+  std::shared_ptr<Session> session_of(std::int64_t client) {
+    std::uint64_t id;
+    {
+      std::lock_guard lock(mutex);
+      id = mailboxes[std::size_t(client)].session;
+    }
+    std::shared_ptr<Session> s;
+    // sessions is only touched on the network thread; look it up there.
+    std::promise<std::shared_ptr<Session>> found;
+    auto result = found.get_future();
+    asio::post(io, [&] {
+      auto it = sessions.find(id);
+      found.set_value(it == sessions.end() ? nullptr : it->second.lock());
+    });
+    return result.get();
+  }
+  void log(const std::string& line) {
+    if (options.log) options.log(line);
+  }
+
+  ServerOptions options;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  std::thread thread;
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions;  // network thread only
+  std::uint64_t next_session = 0;
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<Mailbox> mailboxes;
+};
+
+TcpServer::TcpServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+TcpServer::~TcpServer() = default;
+
+std::uint16_t TcpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::string TcpServer::address() const {
+  const auto ep = impl_->acceptor.local_endpoint();
+  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+void TcpServer::send(std::int64_t client, MsgType type, std::vector<std::uint8_t> payload) {
+  if (auto s = impl_->session_of(client)) s->send(type, std::move(payload));
+}
+
+TcpServer::Result TcpServer::receive(std::int64_t client, double timeout_s, Frame& out) {
+  std::unique_lock lock(impl_->mutex);
+  auto& box = impl_->mailboxes[std::size_t(client)];
+  const bool ready = impl_->changed.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                                             [&] { return !box.frames.empty() || box.session == 0; });
+  if (!box.frames.empty()) {
+    out = std::move(box.frames.front());
+    box.frames.pop_front();
+    return Result::Frame;
+  }
+  return ready ? Result::Lost : Result::Timeout;
+}
+
+bool TcpServer::connected(std::int64_t client) const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->mailboxes[std::size_t(client)].session != 0;
+}
+
+bool TcpServer::wait_connected(std::int64_t client, double timeout_s) {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->changed.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                                 [&] { return impl_->mailboxes[std::size_t(client)].session != 0; });
+}
+
+std::vector<std::int64_t> TcpServer::wait_all_connected(double timeout_s) {
+  std::unique_lock lock(impl_->mutex);
+  auto all = [&] {
+    for (const auto& b : impl_->mailboxes)
+      if (b.session == 0) return false;
+    return true;
+  };
+  impl_->changed.wait_for(lock, std::chrono::duration<double>(timeout_s), all);
+  std::vector<std::int64_t> missing;
+  for (std::size_t k = 0; k < impl_->mailboxes.size(); ++k)
+    if (impl_->mailboxes[k].session == 0) missing.push_back(std::int64_t(k));
+  return missing;
+}
+
+void TcpServer::shutdown_all(const std::string& reason) {
+  std::promise<void> done;
+  auto finished = done.get_future();
+  asio::post(impl_->io, [&] {
+    for (auto& [id, weak] : impl_->sessions)
+      if (auto s = weak.lock(); s && s->client >= 0 && s->socket.is_open()) {
+        s->send(MsgType::Shutdown, encode_text(MsgType::Shutdown, reason));
+        asio::post(impl_->io, [s] { s->close("run finished", true); });
+      }
+    done.set_value();
+  });
+  finished.wait();
+}
+
+}  // namespace psl::net

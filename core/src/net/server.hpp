@@ -1,0 +1,60 @@
+// The TCP server side: one Boost.Asio io_context on its own network thread accepts
+// clients, authenticates them, and moves whole frames between the sockets and one
+// mailbox per client. The training thread only talks to the mailboxes, so no torch work
+// runs on the network thread and a slow step never stalls the network.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/wire.hpp"
+
+namespace psl::net {
+
+struct Frame {
+  MsgType type = MsgType::Heartbeat;
+  std::vector<std::uint8_t> payload;
+};
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
+  std::string token;                   // clients must present it
+  std::string run_id;                  // clients that name another run are refused
+  std::string manifest_text;           // sent to each client in Welcome
+  std::int64_t num_clients = 0;
+  double handshake_timeout_s = 10;
+  std::uint32_t max_frame_bytes = kMaxFrameBytes;
+  std::function<void(const std::string&)> log;  // one line per event worth knowing
+};
+
+class TcpServer {
+ public:
+  explicit TcpServer(ServerOptions options);  // throws std::runtime_error if it cannot listen
+  ~TcpServer();
+
+  std::string address() const;  // HOST:PORT actually listened on
+  std::uint16_t port() const;
+
+  // Queues a frame for the client's current connection (dropped if it has none).
+  void send(std::int64_t client, MsgType type, std::vector<std::uint8_t> payload);
+
+  enum class Result { Frame, Lost, Timeout };
+  // The next frame from the client; Lost if its connection is gone (or goes while waiting).
+  Result receive(std::int64_t client, double timeout_s, Frame& out);
+  bool connected(std::int64_t client) const;
+  // Waits until the client is connected (again); false on timeout.
+  bool wait_connected(std::int64_t client, double timeout_s);
+  // Waits until every client is connected; returns the ids still missing after the timeout.
+  std::vector<std::int64_t> wait_all_connected(double timeout_s);
+  // Tells every connected client the run is over and closes the connections.
+  void shutdown_all(const std::string& reason);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace psl::net
