@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
                          "seconds to keep trying to (re)connect (default 60)");
   client_cmd->add_option("--threads", client.threads, "torch threads (default 1)");
   client_cmd->add_flag("--quiet", client.quiet, "no progress output");
+  client_cmd->add_option("--exit-after-steps", client.exit_after_steps,
+                         "fault injection: disconnect without a word at the step after N");
   auto* sweep_cmd = app.add_subcommand("sweep", "run a grid of experiments");
   sweep_cmd->allow_extras();
   auto* report_cmd = app.add_subcommand("report", "compare runs in an HTML or Markdown report");

@@ -5,6 +5,7 @@
 #include <torch/nn/modules/container/sequential.h>
 
 #include <array>
+#include <cstdlib>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <filesystem>
@@ -120,6 +121,10 @@ class Client {
       auto [t, p] = c.read();
       switch (t) {
         case MsgType::StepRequest: {
+          if (o_.exit_after_steps > 0 && ++steps_answered_ > o_.exit_after_steps) {
+            say(fmt::format("exiting after {} steps, as asked (--exit-after-steps)", o_.exit_after_steps));
+            std::_Exit(3);
+          }
           const StepRequest r = decode_step_request(p);
           load_weights(r.weights);
           auto [x, y] = samples(r);
@@ -200,6 +205,7 @@ class Client {
   std::string token_;
   Registry registry_;
   std::optional<Side> side_;
+  std::int64_t steps_answered_ = 0;
 };
 
 }  // namespace

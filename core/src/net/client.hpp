@@ -16,6 +16,7 @@ struct ClientOptions {
   double connect_timeout_s = 60;  // keep trying (also after a lost connection) this long
   std::int64_t threads = 1;
   bool quiet = false;
+  std::int64_t exit_after_steps = 0;  // fault injection for tests: vanish at the step after N
 };
 
 int run_client(const ClientOptions& options);  // exit status

@@ -102,7 +102,9 @@ struct TcpServer::Impl {
         refusal = fmt::format("client {} is already connected", h.client);
       if (!refusal.empty()) {
         send(MsgType::Reject, encode_text(MsgType::Reject, refusal));
-        return close("refused: " + refusal, true);
+        // Posted after the send, so the Reject is queued before the close looks.
+        asio::post(server.io, [self = shared_from_this(), refusal] { self->close("refused: " + refusal, true); });
+        return;
       }
       client = h.client;
       timer.cancel();

@@ -1,0 +1,157 @@
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <boost/asio.hpp>
+#include <random>
+#include <thread>
+
+#include "net/server.hpp"
+#include "net/wire.hpp"
+
+using namespace psl::net;
+using Catch::Matchers::Contains;
+
+TEST_CASE("protocol messages round-trip", "[protocol]") {
+  StepRequest r{7, 1, 30, 16, {at::randn({3, 2}), at::arange(4, at::kLong)}};
+  const auto r2 = decode_step_request(encode(r));
+  CHECK(r2.step == 7);
+  CHECK(r2.epoch == 1);
+  CHECK(r2.offset == 30);
+  CHECK(r2.count == 16);
+  REQUIRE(r2.weights.size() == 2);
+  CHECK(at::equal(r2.weights[0], r.weights[0]));
+  CHECK(at::equal(r2.weights[1], r.weights[1]));
+
+  Activations a{3, at::randn({4, 32, 14, 14}), at::tensor(std::vector<std::int64_t>{0, 9, 2, 2})};
+  const auto a2 = decode_activations(encode(a));
+  CHECK(at::equal(a2.activations, a.activations));
+  CHECK(at::equal(a2.labels, a.labels));
+
+  Hello h{kProtocolVersion, "run", 5, "secret"};
+  const auto h2 = decode_hello(encode(h));
+  CHECK(h2.client == 5);
+  CHECK(h2.token == "secret");
+  CHECK(decode_text(encode_text(MsgType::Reject, "why")) == "why");
+
+  const auto frame = encode_frame(MsgType::Gradient, encode(Gradient{2, at::ones({2, 2})}));
+  const auto header = decode_header(frame.data());
+  CHECK(header.type == MsgType::Gradient);
+  CHECK(header.length == frame.size() - kHeaderBytes);
+}
+
+TEST_CASE("malformed frames and payloads are rejected with a reason", "[protocol]") {
+  auto frame = encode_frame(MsgType::Hello, encode(Hello{}));
+  SECTION("wrong magic") {
+    frame[0] ^= 0xff;
+    CHECK_THROWS_WITH(decode_header(frame.data()), Contains("bad frame magic"));
+  }
+  SECTION("unknown type") {
+    frame[4] = 99;
+    CHECK_THROWS_WITH(decode_header(frame.data()), Contains("unknown frame type 99"));
+  }
+  SECTION("oversized") {
+    const std::uint32_t huge = kMaxFrameBytes + 1;
+    std::memcpy(frame.data() + 8, &huge, 4);
+    CHECK_THROWS_WITH(decode_header(frame.data()), Contains("exceeds the limit"));
+  }
+  SECTION("truncated payload") {
+    auto payload = encode(Activations{1, at::ones({2, 3}), at::zeros({2}, at::kLong)});
+    payload.resize(payload.size() - 5);
+    CHECK_THROWS_WITH(decode_activations(payload), Contains("truncated payload"));
+  }
+  SECTION("trailing bytes") {
+    auto payload = encode(Gradient{1, at::ones({2})});
+    payload.push_back(0);
+    CHECK_THROWS_WITH(decode_gradient(payload), Contains("unexpected bytes"));
+  }
+  SECTION("bad tensor dtype") {
+    auto payload = encode(Gradient{1, at::ones({2})});
+    payload[8] = 7;  // the dtype field follows the step
+    CHECK_THROWS_WITH(decode_gradient(payload), Contains("unknown tensor dtype 7"));
+  }
+  CHECK(same_secret("abc", "abc"));
+  CHECK_FALSE(same_secret("abc", "abd"));
+  CHECK_FALSE(same_secret("abc", "abcd"));
+}
+
+namespace {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+ServerOptions options() {
+  ServerOptions o;
+  o.token = "t0ken";
+  o.run_id = "run-1";
+  o.manifest_text = "name = \"x\"";
+  o.num_clients = 2;
+  o.handshake_timeout_s = 2;
+  return o;
+}
+
+// Connects, says hello, returns the server's answer (type and text).
+std::pair<MsgType, std::string> hello(std::uint16_t port, Hello h) {
+  asio::io_context io;
+  tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(s, asio::buffer(encode_frame(MsgType::Hello, encode(h))));
+  std::array<std::uint8_t, kHeaderBytes> header{};
+  asio::read(s, asio::buffer(header));
+  const auto fh = decode_header(header.data());
+  std::vector<std::uint8_t> payload(fh.length);
+  asio::read(s, asio::buffer(payload));
+  return {fh.type, decode_text(payload)};
+}
+}  // namespace
+
+TEST_CASE("the handshake refuses a wrong token, version, run or id", "[protocol][server]") {
+  TcpServer server(options());
+  const auto port = server.port();
+  const auto wrong = hello(port, {kProtocolVersion, "", 0, "wrong"});
+  CHECK(wrong.first == MsgType::Reject);
+  CHECK(wrong.second == "wrong token");
+  CHECK(hello(port, {kProtocolVersion, "", 0, ""}).first == MsgType::Reject);
+  CHECK_THAT(hello(port, {kProtocolVersion + 1, "", 0, "t0ken"}).second, Contains("protocol version 2 is not supported"));
+  CHECK_THAT(hello(port, {kProtocolVersion, "run-2", 0, "t0ken"}).second, Contains("is not this run"));
+  CHECK_THAT(hello(port, {kProtocolVersion, "", 2, "t0ken"}).second, Contains("client id 2 is out of range"));
+  CHECK_FALSE(server.connected(0));
+  const auto ok = hello(port, {kProtocolVersion, "run-1", 1, "t0ken"});
+  CHECK(ok.first == MsgType::Welcome);
+  CHECK(ok.second == "name = \"x\"");
+}
+
+TEST_CASE("random and mutated frames never take the server down", "[protocol][server][fuzz]") {
+  auto o = options();
+  std::vector<std::string> log;
+  std::mutex log_mutex;
+  o.log = [&](const std::string& line) {
+    std::lock_guard lock(log_mutex);
+    log.push_back(line);
+  };
+  TcpServer server(o);
+  const auto port = server.port();
+  std::mt19937 rng(12345);
+  const auto good = encode_frame(MsgType::Hello, encode(Hello{kProtocolVersion, "", 0, "t0ken"}));
+  for (int round = 0; round < 200; ++round) {
+    asio::io_context io;
+    tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
+    std::vector<std::uint8_t> bytes = good;
+    if (round % 2) {  // random garbage
+      bytes.resize(std::uniform_int_distribution<std::size_t>(1, 64)(rng));
+      for (auto& b : bytes) b = std::uint8_t(rng());
+    } else {  // a valid hello with a few bytes flipped
+      for (int flips = 0; flips < 3; ++flips) bytes[rng() % bytes.size()] ^= std::uint8_t(1 + rng() % 255);
+    }
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer(bytes), ec);
+    s.close(ec);
+  }
+  // Whatever got through, the server still answers a well-formed client.
+  for (int k = 0; k < 2; ++k) {
+    if (server.connected(k)) continue;
+    CHECK(hello(port, {kProtocolVersion, "", k, "t0ken"}).first == MsgType::Welcome);
+  }
+  std::lock_guard lock(log_mutex);
+  CHECK(std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.find("bad frame magic") != std::string::npos; }));
+}
