@@ -87,4 +87,20 @@ wait "$vanishing" || true
 wait "$server" || fail "wait: the server failed"
 [ "$(summary wait status)" = '"complete"' ] || fail "wait: status $(summary wait status)"
 [ "$(summary wait train_samples)" = 800 ] || fail "wait: train_samples $(summary wait train_samples)"
+echo "== the server dies after its first checkpoint and is resumed; the clients reconnect"
+dir=$work/resume
+"$psl" serve "$work/m.toml" --set training.epochs=3 --out "$dir" --quiet --stop-after-epochs 1 &
+server=$!
+pids+=("$server")
+for _ in $(seq 100); do [ -s "$dir/server.txt" ] && break; sleep 0.1; done
+address=$(cat "$dir/server.txt")
+for k in 0 1 2 3; do
+  "$psl" client --connect "$address" --id $k --token-file "$dir/token" --quiet --connect-timeout 30 & pids+=($!)
+done
+wait "$server" || fail "resume: the first server failed"
+grep -q '"epochs_done": 1' "$dir/checkpoint.json" || fail "resume: no checkpoint after epoch 1"
+"$psl" serve --resume "$dir" --listen "$address" --quiet || fail "resume: the resumed server failed"
+[ "$(summary resume status)" = '"complete"' ] || fail "resume: status $(summary resume status)"
+[ "$(summary resume epochs_completed)" = 3 ] || fail "resume: epochs_completed $(summary resume epochs_completed)"
+[ "$(summary resume train_steps)" = 39 ] || fail "resume: train_steps $(summary resume train_steps)"
 echo "tcp integration: all checks passed"

@@ -16,6 +16,7 @@ struct RunOptions {
   std::string resume;
   std::string schedule;
   std::string listen;
+  std::int64_t stop_after_epochs = 0;
   bool quiet = false;
 };
 

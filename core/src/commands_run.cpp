@@ -57,6 +57,7 @@ static int run_or_serve(const RunOptions& options, bool spawn_clients) {
   settings.quiet = options.quiet;
   settings.spawn_clients = spawn_clients;
   settings.listen = options.listen;
+  settings.stop_after_epochs = options.stop_after_epochs;
   std::string manifest = options.manifest;
   if (!options.resume.empty()) {
     // The run folder's resolved manifest is the truth; overrides would change the run.

@@ -261,6 +261,10 @@ class Run {
       std::getline(in, token);
       if (token.empty()) throw RunError(fmt::format("{}: the token file is empty", path.string()));
       token_file_ = path;
+    } else if (settings_.resume && std::filesystem::exists(settings_.out / "token")) {
+      // A resumed server keeps its token, so the clients it had can reconnect.
+      token_file_ = settings_.out / "token";
+      std::ifstream(token_file_) >> token;
     } else {
       // No token given: make one, readable only by this user, for the clients to present.
       token = random_token();

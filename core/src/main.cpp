@@ -40,12 +40,14 @@ int main(int argc, char** argv) {
 
   psl::RunOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "run the PSL server and wait for real clients over TCP");
-  serve_cmd->add_option("manifest", serve.manifest, "experiment manifest (TOML)")->required();
+  serve_cmd->add_option("manifest", serve.manifest, "experiment manifest (TOML); not needed with --resume");
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default: transport.listen)");
   serve_cmd->add_option("--out", serve.out, "run folder (default: runs/NAME)");
   serve_cmd->add_option("--set", serve.sets, "override one manifest key: KEY.PATH=VALUE");
   serve_cmd->add_option("--resume", serve.resume, "continue the run in this folder from its last checkpoint");
   serve_cmd->add_flag("--quiet", serve.quiet, "no progress output");
+  serve_cmd->add_option("--stop-after-epochs", serve.stop_after_epochs,
+                        "fault injection: stop after N epochs as if killed (the clients are not told)");
 
   psl::net::ClientOptions client;
   auto* client_cmd = app.add_subcommand("client", "run one PSL client against a server");

@@ -68,7 +68,8 @@ class Client {
 
   int run() {
     configure_threads(o_.threads);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o_.connect_timeout_s);
+    const auto patience = std::chrono::duration<double>(o_.connect_timeout_s);
+    auto deadline = std::chrono::steady_clock::now() + patience;
     std::string last_error = "no attempt";
     while (std::chrono::steady_clock::now() < deadline) {
       Connection c;
@@ -84,6 +85,7 @@ class Client {
       } catch (const boost::system::system_error& e) {
         last_error = fmt::format("connection lost: {}", e.what());
         say(last_error + "; reconnecting");
+        deadline = std::chrono::steady_clock::now() + patience;  // a full grace period from the loss
       }
     }
     fmt::print(stderr, "psl client {}: giving up on {} after {} s: {}\n", o_.id, o_.connect, o_.connect_timeout_s,
