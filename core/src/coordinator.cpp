@@ -60,9 +60,11 @@ std::unique_ptr<T> build(const Experiment& ex, Registry& registry, Kind kind) {
   }
 }
 
+}  // namespace
+
 // The partition is a pure function of the manifest and its seed: the server and every
 // real client compute the same one, so no sample crosses the network.
-void check_partition(const Experiment& ex_, const Partition& partition, std::int64_t n) {
+static void check_partition(const Experiment& ex_, const Partition& partition, std::int64_t n) {
   const auto K = ex_.training.get_int("clients");
   if (std::int64_t(partition.size()) != K)
     throw RunError(fmt::format("partitioner '{}' returned {} clients, expected {}", ex_.partitioner.type,
@@ -95,6 +97,8 @@ Partition make_partition(const Experiment& ex, Registry& registry, const Dataset
   return partition;
 }
 
+namespace {
+
 // The K client processes `psl run` starts for transport.type = "tcp".
 class ClientProcesses {
  public:
@@ -104,7 +108,7 @@ class ClientProcesses {
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     pid_t pid;
-    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0)
+    if (posix_spawn(&pid, psl_program().c_str(), nullptr, nullptr, argv.data(), environ) != 0)
       throw RunError(fmt::format("cannot start a client process: {}", std::strerror(errno)));
     pids_.push_back(pid);
   }

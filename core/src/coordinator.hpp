@@ -11,6 +11,7 @@
 #include "psl/api/dataset.hpp"
 #include "psl/api/split_model.hpp"
 #include "registry.hpp"
+#include "step_planner.hpp"
 
 namespace psl {
 
@@ -44,6 +45,9 @@ struct ClientSide {
   std::unique_ptr<SplitModel> model;
 };
 ClientSide build_client_side(const Experiment& experiment, Registry& registry, std::int64_t client);
+
+// The manifest's partition (checked: every sample once, no client empty).
+Partition make_partition(const Experiment& experiment, Registry& registry, const Dataset& data);
 
 // torch intra-op threads (0: all cores); OpenBLAS kept to one thread.
 void configure_threads(std::int64_t threads);

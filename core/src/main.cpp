@@ -5,6 +5,8 @@
 
 #include "commands.hpp"
 #include "net/client.hpp"
+#include "report/report.hpp"
+#include "sweep.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"psl: parallel split learning experiments (simulated or over TCP)"};
@@ -60,10 +62,19 @@ int main(int argc, char** argv) {
   client_cmd->add_flag("--quiet", client.quiet, "no progress output");
   client_cmd->add_option("--exit-after-steps", client.exit_after_steps,
                          "fault injection: disconnect without a word at the step after N");
-  auto* sweep_cmd = app.add_subcommand("sweep", "run a grid of experiments");
-  sweep_cmd->allow_extras();
-  auto* report_cmd = app.add_subcommand("report", "compare runs in an HTML or Markdown report");
-  report_cmd->allow_extras();
+  psl::SweepOptions sweep;
+  auto* sweep_cmd = app.add_subcommand("sweep", "run the grid of a manifest's [sweep] table");
+  sweep_cmd->add_option("manifest", sweep.manifest, "experiment manifest with a [sweep] table")->required();
+  sweep_cmd->add_option("--out", sweep.out, "sweep folder (default: runs/NAME-sweep)");
+  sweep_cmd->add_option("--set", sweep.sets, "override one manifest key for every run: KEY.PATH=VALUE");
+  sweep_cmd->add_option("--jobs", sweep.jobs, "runs at a time (default 1); each gets cores/jobs threads");
+  sweep_cmd->add_flag("--quiet", sweep.quiet, "no progress output");
+
+  psl::report::ReportOptions report;
+  auto* report_cmd = app.add_subcommand("report", "compare runs and sweeps in an HTML or Markdown report");
+  report_cmd->add_option("folders", report.paths, "run folders or sweep folders")->required();
+  report_cmd->add_option("-o,--output", report.output, "output file (default: standard output)");
+  report_cmd->add_option("--format", report.format, "html or md")->check(CLI::IsMember({"html", "md"}));
 
   CLI11_PARSE(app, argc, argv);
 
@@ -73,12 +84,7 @@ int main(int argc, char** argv) {
   if (*plugins_cmd) return psl::command_plugins(kind);
   if (*serve_cmd) return psl::command_serve(serve);
   if (*client_cmd) return psl::net::run_client(client);
-  for (auto* cmd : {sweep_cmd, report_cmd}) {
-    if (*cmd) {
-      fmt::print(stderr, "psl {}: not built yet in this version (see docs/user-guide.md, 'Status')\n",
-                 cmd->get_name());
-      return 3;
-    }
-  }
+  if (*sweep_cmd) return psl::command_sweep(sweep);
+  if (*report_cmd) return psl::report::command_report(report);
   return 0;
 }

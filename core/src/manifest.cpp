@@ -261,6 +261,34 @@ void apply_override(toml::table& root, const Override& o) {
 
 }  // namespace
 
+namespace {
+// Flattens [sweep] (dotted keys make nested tables) into key paths with value lists.
+void read_sweep(Checker& check, const std::string& prefix, const toml::table& table,
+                std::vector<std::pair<std::string, std::vector<std::string>>>& out) {
+  for (auto&& [key, node] : table) {
+    const std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const auto* sub = node.as_table()) {
+      read_sweep(check, path, *sub, out);
+      continue;
+    }
+    const auto* arr = node.as_array();
+    if (!arr || arr->empty()) {
+      check.error("sweep." + path, node.source(), fmt::format("'sweep.{}' must be a non-empty array of values", path));
+      continue;
+    }
+    std::vector<std::string> values;
+    for (const auto& el : *arr) {
+      if (auto v = el.value<std::int64_t>(); v && el.is_integer()) values.push_back(std::to_string(*v));
+      else if (auto d = el.value<double>(); d && el.is_floating_point()) values.push_back(format_value(ParamValue{*d}));
+      else if (auto b = el.value<bool>()) values.push_back(*b ? "true" : "false");
+      else if (auto str = el.value<std::string>()) values.push_back(format_value(ParamValue{*str}));
+      else check.error("sweep." + path, el.source(), fmt::format("'sweep.{}' holds a value that is not a number, bool or string", path));
+    }
+    out.push_back({path, values});
+  }
+}
+}  // namespace
+
 ManifestError::ManifestError(std::vector<std::string> errors)
     : std::runtime_error(fmt::format("{}", fmt::join(errors, "\n"))), errors_(std::move(errors)) {}
 
@@ -333,7 +361,8 @@ Experiment load_experiment(const std::filesystem::path& file, const std::vector<
     check.error("plugin_paths", root.source(), e.what());
   }
 
-  const std::set<std::string> tables = {"data", "partitioner", "model", "sampler", "delay", "training", "transport"};
+  const std::set<std::string> tables = {"data", "partitioner", "model", "sampler", "delay", "training", "transport",
+                                        "sweep"};
   std::set<std::string> top_skip(tables.begin(), tables.end());
   top_skip.insert("plugin_paths");
   Params top = check.check_table("", root, top_level_params(), "the manifest", top_skip);
@@ -405,6 +434,8 @@ Experiment load_experiment(const std::filesystem::path& file, const std::vector<
   const toml::table* transport = table_at("transport");
   ex.transport =
       check.check_table("transport", transport ? *transport : empty, transport_params(), "[transport]", {});
+
+  if (const toml::table* sweep = table_at("sweep")) read_sweep(check, "", *sweep, ex.sweep);
 
   if (!check.errors().empty()) throw ManifestError(std::move(check.errors()));
   return ex;

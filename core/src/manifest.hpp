@@ -26,6 +26,9 @@ struct Experiment {
   bool label_aware = false;  // sampler.label_aware: may the sampler see label histograms?
   Params training;           // see training_params()
   Params transport;          // see transport_params()
+  // [sweep]: key path -> the values to try, each as TOML text (for --set). Not part of
+  // a single run's settings: `psl run` ignores it, `psl sweep` expands it.
+  std::vector<std::pair<std::string, std::vector<std::string>>> sweep;
 
   const ComponentSpec& component(Kind kind) const;
   bool same_settings(const Experiment& o) const;  // everything but `file`

@@ -111,6 +111,10 @@ std::filesystem::path bundled_plugin_dir() {
   return std::filesystem::path(self.parent_path().string()) / "plugins";
 }
 
+std::filesystem::path psl_program() {
+  return std::filesystem::path(boost::dll::this_line_location().parent_path().string()) / "psl";
+}
+
 void Registry::add(Component component) {
   const auto key = std::make_pair(component.kind, component.info.name);
   component.library = loading_;

@@ -69,5 +69,7 @@ class Registry : public Registrar {
 
 // The folder the build put the bundled plugins in (next to the psl program).
 std::filesystem::path bundled_plugin_dir();
+// The psl program next to libpsl_core (for starting runs and clients as processes).
+std::filesystem::path psl_program();
 
 }  // namespace psl

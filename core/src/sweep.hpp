@@ -1,0 +1,30 @@
+// `psl sweep`: the grid of a manifest's [sweep] table, run as separate runs under one
+// folder, a few at a time, skipping runs already complete.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "manifest.hpp"
+
+namespace psl {
+
+struct SweepPoint {
+  std::string name;                 // folder name, e.g. "sampler.type=ugs,seed=2"
+  std::vector<Override> overrides;  // applied to the base manifest with --set
+};
+
+// The cartesian product of the [sweep] values, in manifest order (last key fastest).
+std::vector<SweepPoint> expand_sweep(const Experiment& experiment);
+
+struct SweepOptions {
+  std::string manifest;
+  std::string out;
+  std::vector<std::string> sets;
+  int jobs = 1;
+  bool quiet = false;
+};
+
+int command_sweep(const SweepOptions& options);
+
+}  // namespace psl

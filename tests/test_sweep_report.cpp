@@ -1,0 +1,121 @@
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <tinyxml2.h>
+
+#include <fstream>
+#include <regex>
+
+#include "report/report.hpp"
+#include "report/svg_plot.hpp"
+#include "support.hpp"
+#include "sweep.hpp"
+
+using namespace psl;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string sweep_manifest() {
+  return test::small_manifest("max_steps = 12\n", "ugs") + R"(
+[sweep]
+sampler.type = ["fls", "ugs"]
+"training.clients" = [4, 6]
+seed = [1, 2]
+)";
+}
+
+std::vector<std::string> svgs_of(const std::string& html) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while ((at = html.find("<svg", at)) != std::string::npos) {
+    const auto end = html.find("</svg>", at);
+    REQUIRE(end != std::string::npos);
+    out.push_back(html.substr(at, end + 6 - at));
+    at = end;
+  }
+  return out;
+}
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (std::size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a [sweep] table expands to its grid, last key fastest", "[sweep]") {
+  const auto dir = test::temp_dir("sweep-expand");
+  const auto ex = test::load(test::write_file(dir, "m.toml", sweep_manifest()));
+  const auto points = expand_sweep(ex);
+  REQUIRE(points.size() == 8);
+  CHECK(points[0].name == "sampler.type=fls,seed=1,training.clients=4");
+  CHECK(points[1].name == "sampler.type=fls,seed=1,training.clients=6");
+  CHECK(points[7].name == "sampler.type=ugs,seed=2,training.clients=6");
+  CHECK(points[7].overrides[0].value == "\"ugs\"");
+
+  const auto bad = test::write_file(dir, "bad.toml", test::small_manifest() + "[sweep]\nseed = 3\n");
+  CHECK_THROWS_WITH(test::load(bad), Contains("'sweep.seed' must be a non-empty array"));
+}
+
+TEST_CASE("a sweep runs its grid, resumes, and its report matches the runs", "[sweep][report]") {
+  const auto dir = test::temp_dir("sweep-run");
+  const auto file = test::write_file(dir, "m.toml", sweep_manifest());
+  SweepOptions o;
+  o.manifest = file.string();
+  o.out = (dir / "out").string();
+  o.jobs = 2;
+  o.quiet = true;
+  REQUIRE(command_sweep(o) == 0);
+  int runs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "out"))
+    if (std::filesystem::exists(e.path() / "summary.json")) ++runs;
+  CHECK(runs == 8);
+  // Stopped and restarted: completed runs are skipped (their files stay untouched).
+  const auto first = dir / "out" / "sampler.type=fls,seed=1,training.clients=4" / "metrics.csv";
+  const auto stamp = std::filesystem::last_write_time(first);
+  std::filesystem::remove_all(dir / "out" / "sampler.type=ugs,seed=2,training.clients=6");
+  REQUIRE(command_sweep(o) == 0);
+  CHECK(std::filesystem::last_write_time(first) == stamp);
+  CHECK(std::filesystem::exists(dir / "out" / "sampler.type=ugs,seed=2,training.clients=6" / "summary.json"));
+
+  const auto found = report::find_runs({dir / "out"});
+  REQUIRE(found.size() == 8);
+  const auto groups = report::group_stats(found);
+  REQUIRE(groups.size() == 4);  // seeds fold together
+  // Each group's mean equals the mean of its runs' summaries.
+  for (const auto& g : groups) {
+    std::vector<double> acc;
+    for (const auto& r : found)
+      if (r.group == g.group) acc.push_back(100 * r.summary["test_accuracy"].get<double>());
+    REQUIRE(acc.size() == 2);
+    CHECK(g.accuracy_mean == Approx((acc[0] + acc[1]) / 2));
+    CHECK(g.accuracy_std == Approx(std::abs(acc[0] - acc[1]) / std::sqrt(2.0)));
+  }
+  const auto md = report::markdown(found);
+  CHECK_THAT(md, Contains("| sampler | K = 4 | K = 6 |"));
+  for (const auto& g : groups) CHECK_THAT(md, Contains(fmt::format("{:.2f} ± {:.2f}", g.accuracy_mean, g.accuracy_std)));
+
+  const auto html = report::html(found);
+  CHECK_THAT(html, Contains("<table id=\"paper-table\">"));
+  // Self-contained: nothing to fetch, nothing to run.
+  for (const char* external : {"src=", "href=", "<link", "<script", "url("}) CHECK(html.find(external) == std::string::npos);
+  const auto svgs = svgs_of(html);
+  REQUIRE(svgs.size() == 5);  // accuracy/steps, accuracy/time, deviation, trade-off, partition
+  for (std::size_t i = 0; i < svgs.size(); ++i) {
+    INFO("svg " << i);
+    tinyxml2::XMLDocument doc;
+    REQUIRE(doc.Parse(svgs[i].c_str()) == tinyxml2::XML_SUCCESS);
+    CHECK(std::string(doc.RootElement()->Name()) == "svg");
+  }
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(count(svgs[i], "class=\"axes\"") == 1);
+    CHECK(count(svgs[i], "class=\"series\"") == 4);  // one per setting
+    CHECK(count(svgs[i], "class=\"x-tick\"") >= 2);
+  }
+  CHECK(count(svgs[4], "class=\"bar\"") == 4);  // first run: 4 clients
+}
+
+TEST_CASE("report errors name the folder", "[report]") {
+  const auto dir = test::temp_dir("report-empty");
+  CHECK_THROWS_WITH(report::find_runs({dir}), Contains("no run folders"));
+  CHECK_THROWS_WITH(report::find_runs({dir / "absent"}), Contains("absent: not a folder"));
+}

@@ -1,0 +1,284 @@
+// psl_bench: every figure a ratio measured side by side in one run (docs/benchmarks.md).
+//
+//   build/psl_bench [--reps N] [--quick]
+//
+// 1-2. PSL training throughput against a plain LibTorch loop that trains the same
+//      unsplit network on the same batches (same data gathering) in the same process.
+// 3.   `psl sample` schedule throughput and peak memory at 1k, 100k and 1M clients.
+// 4.   TCP on loopback with 8 client processes against the simulated transport.
+// 5.   Peak memory of a simulated run with 10,000 clients against 16 clients.
+// 6.   torch intra-op threads 1 against 2.
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/sgd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "coordinator.hpp"
+#include "psl/api/dataset.hpp"
+#include "psl/api/delay_model.hpp"
+#include "psl/api/sampler.hpp"
+#include "psl/api/split_model.hpp"
+#include "step_planner.hpp"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+fs::path g_work;
+std::string g_psl;
+
+struct Stats {
+  double median = 0, min = 0, max = 0;
+};
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+std::string show(const Stats& s, const char* unit = "") {
+  return fmt::format("{:.3g}{} (min {:.3g}, max {:.3g})", s.median, unit, s.min, s.max);
+}
+
+fs::path write_manifest(const std::string& name, const std::string& text) {
+  auto file = g_work / (name + ".toml");
+  std::ofstream(file) << text;
+  return file;
+}
+
+std::string training_manifest(std::int64_t clients, const std::string& sync, std::int64_t steps, std::int64_t threads,
+                              const std::string& transport = "simulated") {
+  return fmt::format(R"(name = "bench"
+seed = 1
+[data]
+type = "fashion_mnist"
+[partitioner]
+type = "extended_dirichlet"
+classes_per_client = 2
+[model]
+type = "fmnist_cnn"
+[sampler]
+type = "ugs"
+[training]
+clients = {}
+batch_size = 128
+client_sync = "{}"
+max_steps = {}
+threads = {}
+lr = 0.05
+[transport]
+type = "{}"
+)",
+                     clients, sync, steps, threads, transport);
+}
+
+nlohmann::json read_summary(const fs::path& dir) {
+  std::ifstream in(dir / "summary.json");
+  return nlohmann::json::parse(in);
+}
+
+// Runs `psl ARGS...`; returns its peak resident memory in MiB.
+double run_psl(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"psl"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  if (posix_spawn(&pid, g_psl.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+    throw std::runtime_error("cannot start " + g_psl);
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error(fmt::format("psl {} failed", fmt::join(args, " ")));
+  return double(usage.ru_maxrss) / 1024.0;
+}
+
+// The plain loop: the unsplit network (client then server part), the same batches as
+// the PSL run (taken from the same planner), the same data gathering, one process.
+double plain_loop_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, std::int64_t steps) {
+  psl::configure_threads(ex.training.get_int("threads"));
+  psl::Context ctx;
+  ctx.seed = std::uint64_t(ex.seed);
+  ctx.num_clients = ex.training.get_int("clients");
+  ctx.batch_size = ex.training.get_int("batch_size");
+  ctx.params = ex.data.params;
+  auto data = registry.make<psl::Dataset>(psl::Kind::Dataset, ex.data.type, ctx);
+  ctx.params = ex.sampler.params;
+  auto sampler = registry.make<psl::Sampler>(psl::Kind::Sampler, ex.sampler.type, ctx);
+  ctx.params = ex.delay.params;
+  auto delay = registry.make<psl::DelayModel>(psl::Kind::Delay, ex.delay.type, ctx);
+  psl::Rng rng(1);
+  delay->setup(ctx.num_clients, rng);
+  ctx.params = ex.model.params;
+  auto model = registry.make<psl::SplitModel>(psl::Kind::Model, ex.model.type, ctx);
+  auto partition = psl::make_partition(ex, registry, *data);
+  psl::PlannerConfig pc;
+  pc.batch_size = ctx.batch_size;
+  pc.num_classes = data->num_classes();
+  pc.seed = 1;
+  const auto& labels = data->labels(psl::Split::Train);
+  psl::StepPlanner planner(std::move(partition), labels, *sampler, *delay, pc);
+  planner.begin_epoch(0);
+  std::vector<std::vector<std::int64_t>> batches;
+  for (std::int64_t s = 0; s < steps && !planner.epoch_done(); ++s) batches.push_back(planner.next().indices);
+
+  torch::manual_seed(1);
+  auto net = model->build(data->sample_shape(), data->num_classes());
+  torch::nn::Sequential whole;
+  for (const auto& m : *net.client) whole->push_back(m);
+  for (const auto& m : *net.server) whole->push_back(m);
+  torch::optim::SGD opt(whole->parameters(), torch::optim::SGDOptions(ex.training.get_float("lr")));
+  data->features(psl::Split::Train, batches[0]);  // load the images outside the timing, as the run does
+  const auto t0 = Clock::now();
+  std::int64_t samples = 0;
+  for (const auto& idx : batches) {
+    auto x = data->features(psl::Split::Train, idx);
+    std::vector<std::int64_t> y(idx.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) y[i] = labels[std::size_t(idx[i])];
+    opt.zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(whole->forward(x), torch::tensor(y));
+    loss.backward();
+    opt.step();
+    loss.item<double>();  // the PSL run reads the loss every step too
+    samples += std::int64_t(idx.size());
+  }
+  return double(samples) / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double psl_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, const std::string& tag) {
+  psl::RunSettings s;
+  s.out = g_work / ("run-" + tag);
+  s.quiet = true;
+  psl::run_experiment(ex, registry, s);
+  return read_summary(s.out)["samples_per_s"].get<double>();
+}
+
+void training_ratio(psl::Registry& registry, std::int64_t clients, const std::string& sync, std::int64_t steps,
+                    int reps, std::int64_t threads = 0) {
+  const auto file = write_manifest("train", training_manifest(clients, sync, steps, threads));
+  const auto ex = psl::load_experiment(file, {}, registry);
+  std::vector<double> psl_v, plain_v, ratio;
+  for (int r = 0; r < reps; ++r) {  // alternate, so drift hits both alike
+    const double p = psl_samples_per_s(registry, ex, "train");
+    const double q = plain_loop_samples_per_s(registry, ex, steps);
+    psl_v.push_back(p);
+    plain_v.push_back(q);
+    ratio.push_back(p / q);
+  }
+  fmt::print("  K={:<5} sync={:<6} threads={}: PSL {} samples/s, plain loop {} samples/s, ratio {}\n", clients, sync,
+             threads == 0 ? "all" : std::to_string(threads), show(stats(psl_v)), show(stats(plain_v)),
+             show(stats(ratio)));
+}
+
+void sample_scale(const std::string& sampler, std::int64_t clients, std::int64_t samples, std::int64_t max_steps) {
+  const auto file = write_manifest("scale", fmt::format(R"(name = "scale"
+seed = 1
+[data]
+type = "synthetic"
+samples = {}
+[partitioner]
+type = "iid"
+[sampler]
+type = "{}"
+[training]
+clients = {}
+batch_size = 128
+max_steps = {}
+)",
+                                                        samples, sampler, clients, max_steps));
+  const auto out = g_work / "scale";
+  const auto t0 = Clock::now();
+  const double mib = run_psl({"sample", file.string(), "--out", out.string(), "--quiet"});
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto s = read_summary(out);
+  const double scheduled = s["train_samples"].get<double>();
+  fmt::print("  {:<4} K={:>8} N={:>9}: {} steps, {:.3g} scheduled samples/s (whole command {:.1f} s incl. data and "
+             "partition), peak {:.0f} MiB\n",
+             sampler, clients, samples, s["train_steps"].get<std::int64_t>(), scheduled / s["train_wall_time_s"].get<double>(),
+             wall, mib);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"psl_bench: framework overhead, sampler scale, transport cost, memory"};
+  int reps = 3;
+  bool quick = false;
+  app.add_option("--reps", reps, "repetitions of each timed pair (default 3)");
+  app.add_flag("--quick", quick, "fewer steps (a smoke run)");
+  CLI11_PARSE(app, argc, argv);
+
+  g_psl = (fs::path(argv[0]).parent_path() / "psl").string();
+  g_work = fs::temp_directory_path() / fmt::format("psl-bench-{}", ::getpid());
+  fs::create_directories(g_work);
+  psl::Registry registry;
+  registry.load_search_path();
+  const std::int64_t steps = quick ? 30 : 150;
+
+  fmt::print("psl_bench: {} repetitions; medians with (min, max)\n", reps);
+  fmt::print("1-2. training throughput, fmnist_cnn, B=128, UGS, {} steps: PSL (run_experiment) / plain LibTorch loop\n",
+             steps);
+  training_ratio(registry, 64, "shared", steps, reps);
+  training_ratio(registry, 1000, "shared", steps, reps);
+  training_ratio(registry, 64, "local", steps, reps);
+  training_ratio(registry, 1000, "local", steps, reps);
+
+  fmt::print("6. torch threads on this machine (PSL / plain loop, then compare the PSL columns)\n");
+  training_ratio(registry, 64, "shared", steps, reps, 1);
+  training_ratio(registry, 64, "shared", steps, reps, 2);
+
+  fmt::print("3. psl sample schedule generation (iid partition, B=128)\n");
+  for (std::int64_t K : {1000, 100000, 1000000}) {
+    const std::int64_t N = std::max<std::int64_t>(10 * K, 1000000);
+    sample_scale("ugs", K, N, 0);
+    sample_scale("lds", K, N, K >= 100000 ? (quick ? 20 : 200) : 0);
+  }
+
+  fmt::print("4. TCP on loopback, 8 client processes, against simulated (fmnist_cnn, B=128, {} steps)\n", steps);
+  {
+    std::vector<double> tcp, sim, ratio;
+    for (int r = 0; r < reps; ++r) {
+      for (const char* t : {"tcp", "simulated"}) {
+        const auto file = write_manifest(t, training_manifest(8, "shared", steps, 0, t));
+        run_psl({"run", file.string(), "--out", (g_work / t).string(), "--quiet"});
+      }
+      tcp.push_back(read_summary(g_work / "tcp")["samples_per_s"].get<double>());
+      sim.push_back(read_summary(g_work / "simulated")["samples_per_s"].get<double>());
+      ratio.push_back(tcp.back() / sim.back());
+    }
+    fmt::print("  TCP {} samples/s, simulated {} samples/s, ratio {}\n", show(stats(tcp)), show(stats(sim)),
+               show(stats(ratio)));
+  }
+
+  fmt::print("5. peak memory of a simulated run (fmnist_cnn, shared sync, 20 steps)\n");
+  {
+    std::vector<double> small, large;
+    for (int r = 0; r < reps; ++r) {
+      for (std::int64_t K : {16, 10000}) {
+        const auto file = write_manifest("mem", training_manifest(K, "shared", 20, 0));
+        const double mib = run_psl({"run", file.string(), "--out", (g_work / "mem").string(), "--quiet"});
+        (K == 16 ? small : large).push_back(mib);
+      }
+    }
+    const auto s = stats(small), l = stats(large);
+    fmt::print("  K=16: {} MiB; K=10000: {} MiB; per extra client {:.0f} bytes\n", show(s), show(l),
+               (l.median - s.median) * 1024 * 1024 / (10000 - 16));
+  }
+  fs::remove_all(g_work);
+  return 0;
+}
