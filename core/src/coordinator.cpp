@@ -14,13 +14,9 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <thread>
-#include <random>
-#include <csignal>
-#include <spawn.h>
-#include <sys/wait.h>
 
-extern char** environ;
 
+#include "net/client_processes.hpp"
 #include "net/remote_steps.hpp"
 #include "net/server.hpp"
 #include "progress.hpp"
@@ -98,47 +94,6 @@ Partition make_partition(const Experiment& ex, Registry& registry, const Dataset
 }
 
 namespace {
-
-// The K client processes `psl run` starts for transport.type = "tcp".
-class ClientProcesses {
- public:
-  ~ClientProcesses() { stop(5.0); }
-  void spawn(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid;
-    if (posix_spawn(&pid, psl_program().c_str(), nullptr, nullptr, argv.data(), environ) != 0)
-      throw RunError(fmt::format("cannot start a client process: {}", std::strerror(errno)));
-    pids_.push_back(pid);
-  }
-  // Waits for them to exit (they do on Shutdown); kills what is left after the grace time.
-  void stop(double grace_s) {
-    const auto deadline = Clock::now() + std::chrono::duration<double>(grace_s);
-    for (pid_t pid : pids_) {
-      int status;
-      while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (Clock::now() > deadline) {
-          kill(pid, SIGKILL);
-          waitpid(pid, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    pids_.clear();
-  }
-
- private:
-  std::vector<pid_t> pids_;
-};
-
-std::string random_token() {
-  std::random_device rd;
-  std::string token;
-  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", rd());
-  return token;
-}
 
 // Running totals for summary.json; rebuilt from metrics.csv when a run resumes.
 struct Totals {
@@ -271,7 +226,7 @@ class Run {
       std::ifstream(token_file_) >> token;
     } else {
       // No token given: make one, readable only by this user, for the clients to present.
-      token = random_token();
+      token = net::random_token();
       token_file_ = settings_.out / "token";
       write_file_atomic(token_file_, token + "\n");
       std::filesystem::permissions(token_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
@@ -298,7 +253,7 @@ class Run {
 
     const std::int64_t K = so.num_clients;
     if (settings_.spawn_clients) {
-      clients_ = std::make_unique<ClientProcesses>();
+      clients_ = std::make_unique<net::ClientProcesses>();
       for (std::int64_t k = 0; k < K; ++k)
         clients_->spawn({"psl", "client", "--connect", address, "--id", std::to_string(k), "--token-file",
                          token_file_.string(), "--quiet"});
@@ -544,7 +499,7 @@ class Run {
   std::ofstream schedule_;
   Totals totals_;
   std::unique_ptr<net::TcpServer> server_;
-  std::unique_ptr<ClientProcesses> clients_;
+  std::unique_ptr<net::ClientProcesses> clients_;
   std::unique_ptr<net::RemoteSteps> remote_;
   std::filesystem::path token_file_;
   std::int64_t lost_samples_ = 0;

@@ -16,10 +16,12 @@ void Progress::step(std::int64_t epoch, std::int64_t step, double loss, double s
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const std::int64_t done = step + 1;
-  const double eta = total_ > 0 && done > 0 ? elapsed * double(total_ - done) / double(done) : 0.0;
+  // total_ is an estimate (FLS and FPLS epochs run longer than ceil(N/B) steps).
+  const double eta = total_ > done ? elapsed * double(total_ - done) / double(done) : 0.0;
+  const std::int64_t shown_total = std::max(total_, done);
   const std::string acc = last_accuracy_ >= 0 ? fmt::format(" acc {:.2f}%", 100 * last_accuracy_) : "";
   const std::string loss_text = std::isnan(loss) ? "" : fmt::format(" loss {:.4f}", loss);
-  const std::string text = fmt::format("epoch {} step {}/{}{}{} {:.0f} samples/s ETA {:.0f}s", epoch + 1, done, total_,
+  const std::string text = fmt::format("epoch {} step {}/{}{}{} {:.0f} samples/s ETA {:.0f}s", epoch + 1, done, shown_total,
                                        loss_text, acc, samples_per_s, eta);
   if (tty_) {
     if (std::chrono::duration<double>(now - last_print_).count() < 0.2 && done != total_) return;

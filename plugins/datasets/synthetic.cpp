@@ -12,17 +12,12 @@
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using psl::mix64;
 
 // Standard normal from two hashed uniforms (Box-Muller).
 float gaussian(std::uint64_t key) {
-  const double u1 = (double(mix(key) >> 11) + 0.5) * 0x1.0p-53;
-  const double u2 = (double(mix(key ^ 0xda942042e4dd58b5ULL) >> 11) + 0.5) * 0x1.0p-53;
+  const double u1 = (double(mix64(key) >> 11) + 0.5) * 0x1.0p-53;
+  const double u2 = (double(mix64(key ^ 0xda942042e4dd58b5ULL) >> 11) + 0.5) * 0x1.0p-53;
   return float(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
 }
 
@@ -54,10 +49,10 @@ class SyntheticDataset : public psl::Dataset {
     at::Tensor out = at::empty(dims, at::kFloat);
     float* p = out.data_ptr<float>();
     const auto& labels = labels_[index(split)];
-    const std::uint64_t split_key = mix(seed_ + index(split));
+    const std::uint64_t split_key = mix64(seed_ + index(split));
     for (std::int64_t i : indices) {
-      const std::uint64_t sample_key = mix(split_key ^ std::uint64_t(i));
-      const std::uint64_t class_key = mix(seed_ ^ (0x5bd1e995ULL * std::uint64_t(labels[i] + 1)));
+      const std::uint64_t sample_key = mix64(split_key ^ std::uint64_t(i));
+      const std::uint64_t class_key = mix64(seed_ ^ (0x5bd1e995ULL * std::uint64_t(labels[i] + 1)));
       for (std::int64_t j = 0; j < features_; ++j)
         *p++ = gaussian(class_key + std::uint64_t(j)) + noise_ * gaussian(sample_key + std::uint64_t(j));
     }

@@ -11,6 +11,10 @@ namespace psl {
 
 using Rng = std::mt19937_64;
 
+// splitmix64: a well-mixed 64-bit hash of x, for counter-based randomness (a value that
+// depends only on its index, like a synthetic sample's features).
+std::uint64_t mix64(std::uint64_t x);
+
 // A 64-bit seed for the named stream (splitmix64 over an FNV-1a hash of the name).
 std::uint64_t stream_seed(std::uint64_t run_seed, std::string_view stream, std::uint64_t index = 0);
 

@@ -29,7 +29,7 @@ std::string palette(std::size_t i) {
 }
 
 namespace {
-constexpr int kLeft = 64, kRight = 16, kTop = 32, kBottom = 48;
+constexpr int kLeft = 64, kRight = 240, kTop = 32, kBottom = 48;  // the legend sits in the right margin
 
 // About five round tick values covering [lo, hi].
 std::vector<double> ticks(double lo, double hi) {
@@ -43,7 +43,8 @@ std::vector<double> ticks(double lo, double hi) {
       break;
     }
   std::vector<double> out;
-  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push_back(t);
+  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
+    out.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);  // no "-0" label
   return out;
 }
 
@@ -103,7 +104,8 @@ std::string Chart::svg() const {
     out += "</g>\n";
     out += fmt::format("<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
                        "<text x=\"{}\" y=\"{}\">{}</text></g>\n",
-                       kLeft + 8, kTop + 4 + 14 * int(i), palette(i), kLeft + 22, kTop + 13 + 14 * int(i), escape_xml(s.name));
+                       kLeft + pw + 12, kTop + 4 + 14 * int(i), palette(i), kLeft + pw + 26, kTop + 13 + 14 * int(i),
+                       escape_xml(s.name));
   }
   return out + "</svg>\n";
 }
@@ -137,7 +139,7 @@ std::string StackedBars::svg() const {
   for (std::size_t c = 0; c < categories.size(); ++c)
     out += fmt::format("<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
                        "<text x=\"{}\" y=\"{}\">{}</text></g>\n",
-                       kLeft + pw - 90, kTop + 4 + 13 * int(c), palette(c), kLeft + pw - 76, kTop + 13 + 13 * int(c),
+                       kLeft + pw + 12, kTop + 4 + 13 * int(c), palette(c), kLeft + pw + 26, kTop + 13 + 13 * int(c),
                        escape_xml(categories[c]));
   return out + "</svg>\n";
 }

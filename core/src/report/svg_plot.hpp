@@ -17,7 +17,7 @@ struct Chart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   bool lines = true;  // false: markers only (scatter)
-  int width = 640, height = 360;
+  int width = 880, height = 360;
   std::string svg() const;
 };
 
@@ -26,7 +26,7 @@ struct StackedBars {
   std::string title, x_label, y_label;
   std::vector<std::string> categories;
   std::vector<std::vector<double>> bars;  // bars[i][category]
-  int width = 640, height = 300;
+  int width = 880, height = 300;
   std::string svg() const;
 };
 

@@ -1,0 +1,54 @@
+#include "net/client_processes.hpp"
+
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "registry.hpp"
+
+extern char** environ;
+
+namespace psl::net {
+
+void ClientProcesses::spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid;
+  if (const int rc = posix_spawn(&pid, psl_program().c_str(), nullptr, nullptr, argv.data(), environ); rc != 0)
+    throw std::runtime_error(fmt::format("cannot start a client process ({}): {}", psl_program().string(), std::strerror(rc)));
+  pids_.push_back(pid);
+}
+
+void ClientProcesses::stop(double grace_s) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(grace_s);
+  for (pid_t pid : pids_) {
+    int status;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (Clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  pids_.clear();
+}
+
+std::string random_token() {
+  std::random_device rd;
+  std::string token;
+  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", rd());
+  return token;
+}
+
+}  // namespace psl::net
