@@ -10,8 +10,8 @@
 // 6.   torch intra-op threads 1 against 2.
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/sgd.h>
@@ -90,22 +90,24 @@ nlohmann::json read_summary(const fs::path& dir) {
   return nlohmann::json::parse(in);
 }
 
-// Runs `psl ARGS...`; returns its peak resident memory in MiB.
-double run_psl(const std::vector<std::string>& args) {
+// Runs `psl ARGS...` and waits for it.
+void run_psl(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"psl"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  posix_spawn_file_actions_t quiet;  // its result lines go to /dev/null; ours to stdout
+  posix_spawn_file_actions_init(&quiet);
+  posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
   pid_t pid;
-  if (posix_spawn(&pid, g_psl.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
-    throw std::runtime_error("cannot start " + g_psl);
+  const int rc = posix_spawn(&pid, g_psl.c_str(), &quiet, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&quiet);
+  if (rc != 0) throw std::runtime_error("cannot start " + g_psl);
   int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
+  waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw std::runtime_error(fmt::format("psl {} failed", fmt::join(args, " ")));
-  return double(usage.ru_maxrss) / 1024.0;
 }
 
 // The plain loop: the unsplit network (client then server part), the same batches as
@@ -203,9 +205,10 @@ max_steps = {}
                                                         samples, sampler, clients, max_steps));
   const auto out = g_work / "scale";
   const auto t0 = Clock::now();
-  const double mib = run_psl({"sample", file.string(), "--out", out.string(), "--quiet"});
+  run_psl({"sample", file.string(), "--out", out.string(), "--quiet"});
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto s = read_summary(out);
+  const double mib = s["peak_rss_mib"].get<double>();
   const double scheduled = s["train_samples"].get<double>();
   fmt::print("  {:<4} K={:>8} N={:>9}: {} steps, {:.3g} scheduled samples/s (whole command {:.1f} s incl. data and "
              "partition), peak {:.0f} MiB\n",
@@ -228,15 +231,22 @@ int main(int argc, char** argv) {
   fs::create_directories(g_work);
   psl::Registry registry;
   registry.load_search_path();
-  const std::int64_t steps = quick ? 30 : 150;
+  const std::int64_t steps = quick ? 30 : 100;
 
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows line by line
   fmt::print("psl_bench: {} repetitions; medians with (min, max)\n", reps);
   fmt::print("1-2. training throughput, fmnist_cnn, B=128, UGS, {} steps: PSL (run_experiment) / plain LibTorch loop\n",
              steps);
+  {
+    // One untimed pair first: the first runs in a process pay for thread pools, the
+    // allocator's growth and page faults, which would otherwise land on one side.
+    const auto warm = psl::load_experiment(write_manifest("warm", training_manifest(64, "shared", steps, 0)), {}, registry);
+    psl_samples_per_s(registry, warm, "warm");
+    plain_loop_samples_per_s(registry, warm, steps);
+  }
   training_ratio(registry, 64, "shared", steps, reps);
   training_ratio(registry, 1000, "shared", steps, reps);
   training_ratio(registry, 64, "local", steps, reps);
-  training_ratio(registry, 1000, "local", steps, reps);
 
   fmt::print("6. torch threads on this machine (PSL / plain loop, then compare the PSL columns)\n");
   training_ratio(registry, 64, "shared", steps, reps, 1);
@@ -256,6 +266,7 @@ int main(int argc, char** argv) {
       for (const char* t : {"tcp", "simulated"}) {
         const auto file = write_manifest(t, training_manifest(8, "shared", steps, 0, t));
         run_psl({"run", file.string(), "--out", (g_work / t).string(), "--quiet"});
+        std::fflush(stdout);
       }
       tcp.push_back(read_summary(g_work / "tcp")["samples_per_s"].get<double>());
       sim.push_back(read_summary(g_work / "simulated")["samples_per_s"].get<double>());
@@ -271,8 +282,8 @@ int main(int argc, char** argv) {
     for (int r = 0; r < reps; ++r) {
       for (std::int64_t K : {16, 10000}) {
         const auto file = write_manifest("mem", training_manifest(K, "shared", 20, 0));
-        const double mib = run_psl({"run", file.string(), "--out", (g_work / "mem").string(), "--quiet"});
-        (K == 16 ? small : large).push_back(mib);
+        run_psl({"run", file.string(), "--out", (g_work / "mem").string(), "--quiet"});
+        (K == 16 ? small : large).push_back(read_summary(g_work / "mem")["peak_rss_mib"].get<double>());
       }
     }
     const auto s = stats(small), l = stats(large);

@@ -95,6 +95,15 @@ Partition make_partition(const Experiment& ex, Registry& registry, const Dataset
 
 namespace {
 
+// The process's peak resident memory (VmHWM: this program's own, unlike getrusage's
+// maxrss, which can carry the spawning parent's over exec).
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
 // Running totals for summary.json; rebuilt from metrics.csv when a run resumes.
 struct Totals {
   std::int64_t steps = 0, samples = 0, active = 0, deferred = 0;
@@ -326,6 +335,7 @@ class Run {
     s["steps_per_epoch"] = steps_per_epoch_;
     s["activation_bytes_per_sample"] = bytes_per_sample_;
     s["torch_threads"] = at::get_num_threads();
+    s["peak_rss_mib"] = peak_rss_mib();
     write_file_atomic(settings_.out / "summary.json", s.dump(2) + "\n");
   }
 
@@ -414,6 +424,9 @@ class Run {
     Progress progress(settings_.quiet, planned_total);
     const auto& labels = data_->labels(Split::Train);
 
+    // Load the training features now (a lazy data set reads them on first use), so that
+    // loading is not counted as training time.
+    if (trainer_ && !remote_) data_->features(Split::Train, {0});
     started_ = Clock::now();
     wall_offset_ = start.wall_s;
     train_s_ = start.train_s;
