@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <cstring>
 
 namespace psl::net {
 
@@ -45,16 +46,22 @@ bool RemoteSteps::await(const PlannedStep& step, std::size_t i, MsgType type, Fr
   for (;;) {
     const auto result = server_.receive(k, options_.step_timeout_s, out);
     if (result == TcpServer::Result::Frame) {
-      if (out.type == type) return true;
-      log_(fmt::format("client {}: unexpected {} while waiting for {}; ignored", k, to_string(out.type), to_string(type)));
+      // Activations and ClientGrads both start with their step: drop answers to an
+      // earlier step (a client that reconnected may still send one).
+      std::int64_t frame_step = step.step;
+      if (out.payload.size() >= 8) std::memcpy(&frame_step, out.payload.data(), 8);
+      if (out.type == type && frame_step >= step.step) return true;
+      log_(fmt::format("client {}: {} for step {} while waiting for {} of step {}; ignored", k, to_string(out.type),
+                       frame_step, to_string(type), step.step));
       continue;
     }
     const std::string why = result == TcpServer::Result::Lost ? "disconnected"
                                                               : fmt::format("no answer within {} s", options_.step_timeout_s);
     if (!handle_loss(step, i, why)) return false;
-    // Reconnected ("wait"): clients keep no state, so the step starts over for it.
+    // Reconnected ("wait"). Its gradient round is lost; for activations the step starts
+    // over for it, since clients keep no state between requests.
+    if (type == MsgType::ClientGrads) return false;
     request(step, i);
-    if (type == MsgType::ClientGrads) return false;  // its gradient round is lost; skip it
   }
 }
 
