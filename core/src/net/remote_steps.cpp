@@ -65,6 +65,15 @@ bool RemoteSteps::await(const PlannedStep& step, std::size_t i, MsgType type, Fr
   }
 }
 
+void RemoteSteps::refuse(const PlannedStep& step, std::size_t i, const std::string& problem) {
+  // A client that sends wrong content is not waited for: dropped, or the run stops.
+  if (options_.on_client_loss == "drop") {
+    handle_loss(step, i, "sent " + problem);
+    return;
+  }
+  throw ClientLost(fmt::format("client {} sent {}", step.takes[i].client, problem));
+}
+
 double RemoteSteps::step(const PlannedStep& step) {
   const std::size_t n = step.takes.size();
   gone_.assign(n, 0);
@@ -96,9 +105,8 @@ double RemoteSteps::step(const PlannedStep& step) {
       problem = e.what();
     }
     if (!problem.empty()) {
-      // A client that sends wrong content is not waited for: dropped or the run stops.
-      if (options_.on_client_loss == "drop" && !handle_loss(step, i, "sent " + problem)) continue;
-      throw ClientLost(fmt::format("client {} sent {}", step.takes[i].client, problem));
+      refuse(step, i, problem);
+      continue;
     }
     acts.push_back(a.activations);
     labels.push_back(a.labels);
@@ -129,9 +137,8 @@ double RemoteSteps::step(const PlannedStep& step) {
       problem = e.what();
     }
     if (!problem.empty()) {
-      // A client that sends wrong content is not waited for: dropped or the run stops.
-      if (options_.on_client_loss == "drop" && !handle_loss(step, i, "sent " + problem)) continue;
-      throw ClientLost(fmt::format("client {} sent {}", step.takes[i].client, problem));
+      refuse(step, i, problem);
+      continue;
     }
     client_grads.push_back(std::move(g.grads));
   }

@@ -42,6 +42,8 @@ class RemoteSteps {
   // client was lost and the policy says go on without it.
   bool await(const PlannedStep& step, std::size_t i, MsgType type, Frame& out);
   bool handle_loss(const PlannedStep& step, std::size_t i, const std::string& why);
+  // Wrong content from a client: drops it (on_client_loss = "drop") or throws ClientLost.
+  void refuse(const PlannedStep& step, std::size_t i, const std::string& problem);
 
   TcpServer& server_;
   Trainer& trainer_;
