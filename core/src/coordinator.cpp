@@ -175,7 +175,8 @@ class Run {
         trainer_ = std::make_unique<Trainer>(*model, data_->sample_shape(), data_->num_classes(), sizes, tc);
         bytes_per_sample_ = trainer_->activation_bytes_per_sample();
       } else {
-        bytes_per_sample_ = measure_activation_bytes(*model, data_->sample_shape(), data_->num_classes());
+        auto net = model->build(data_->sample_shape(), data_->num_classes());
+        bytes_per_sample_ = activation_bytes(measure_activation_shape(net.client, data_->sample_shape()));
       }
     } catch (const c10::Error& e) {
       throw RunError(fmt::format("model '{}': {}", ex_.model.type, e.what_without_backtrace()));
@@ -340,16 +341,6 @@ class Run {
   }
 
  private:
-  static double measure_activation_bytes(const SplitModel& model, const std::vector<std::int64_t>& shape,
-                                         std::int64_t classes) {
-    torch::NoGradGuard guard;
-    auto net = model.build(shape, classes);
-    std::vector<std::int64_t> one = {1};
-    one.insert(one.end(), shape.begin(), shape.end());
-    auto act = net.client->forward(torch::zeros(one));
-    return double(act.numel()) * double(act.element_size());
-  }
-
   void print_partition() const {
     if (settings_.quiet) return;
     const auto& h = planner_->label_histograms();

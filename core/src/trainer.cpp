@@ -63,6 +63,20 @@ struct Trainer::State {
   torch::nn::Sequential scratch{nullptr};
 };
 
+std::vector<std::int64_t> measure_activation_shape(torch::nn::Sequential& client,
+                                                   const std::vector<std::int64_t>& sample_shape) {
+  torch::NoGradGuard guard;
+  std::vector<std::int64_t> one = {1};
+  one.insert(one.end(), sample_shape.begin(), sample_shape.end());
+  return client->forward(torch::zeros(one)).sizes().slice(1).vec();
+}
+
+double activation_bytes(const std::vector<std::int64_t>& activation_shape) {
+  double n = 4;  // float32
+  for (auto d : activation_shape) n *= double(d);
+  return n;
+}
+
 Trainer::Trainer(const SplitModel& model, const std::vector<std::int64_t>& sample_shape, std::int64_t num_classes,
                  std::vector<std::int64_t> client_sizes, TrainerConfig config)
     : s_(std::make_unique<State>()) {
@@ -83,12 +97,8 @@ Trainer::Trainer(const SplitModel& model, const std::vector<std::int64_t>& sampl
   for (auto& c : s_->clients) s_->client_opts.push_back(make_optimizer(c->parameters(), s_->config));
   s_->server_opt = make_optimizer(s_->server->parameters(), s_->config);
 
-  torch::NoGradGuard guard;
-  std::vector<std::int64_t> one = {1};
-  one.insert(one.end(), sample_shape.begin(), sample_shape.end());
-  auto act = net.client->forward(torch::zeros(one));
-  activation_bytes_ = double(act.numel()) * double(act.element_size());
-  activation_shape_ = act.sizes().slice(1).vec();
+  activation_shape_ = measure_activation_shape(net.client, sample_shape);
+  activation_bytes_ = activation_bytes(activation_shape_);
 }
 
 Trainer::~Trainer() = default;

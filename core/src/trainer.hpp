@@ -32,6 +32,12 @@ struct Evaluation {
   double loss = 0;
 };
 
+// One sample's activation shape at the cut (a forward pass of zeros through the client
+// part); its bytes are what crosses the network per sample, each way.
+std::vector<std::int64_t> measure_activation_shape(torch::nn::Sequential& client,
+                                                   const std::vector<std::int64_t>& sample_shape);
+double activation_bytes(const std::vector<std::int64_t>& activation_shape);  // float32
+
 class Trainer {
  public:
   // Builds the replicas from `model` (torch's generator must be seeded by the caller);
