@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator.hpp"
+#include "process_settings.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"
 #include "psl/api/sampler.hpp"
@@ -113,7 +114,7 @@ void run_psl(const std::vector<std::string>& args) {
 // The plain loop: the unsplit network (client then server part), the same batches as
 // the PSL run (taken from the same planner), the same data gathering, one process.
 double plain_loop_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, std::int64_t steps) {
-  psl::configure_threads(ex.training.get_int("threads"));
+  psl::configure_process(ex.training.get_int("threads"));
   psl::Context ctx;
   ctx.seed = std::uint64_t(ex.seed);
   ctx.num_clients = ex.training.get_int("clients");

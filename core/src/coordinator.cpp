@@ -1,7 +1,7 @@
 #include "coordinator.hpp"
+#include "process_settings.hpp"
 
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 #include <fmt/format.h>
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -13,7 +13,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <thread>
 
 
 #include "net/client_processes.hpp"
@@ -150,7 +149,7 @@ class Run {
 
   void execute() {
     const auto& t = ex_.training;
-    configure_threads(t.get_int("threads"));
+    configure_process(t.get_int("threads"));
     std::filesystem::create_directories(settings_.out);
 
     data_ = build<Dataset>(ex_, registry_, Kind::Dataset);
@@ -515,15 +514,6 @@ class Run {
 };
 
 }  // namespace
-
-// One pool of threads: torch's intra-op pool. OpenBLAS's own pool would compete for
-// the same cores, so it gets one thread (docs/benchmarks.md).
-void configure_threads(std::int64_t threads) {
-  using SetThreads = void (*)(int);
-  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
-  const auto n = threads > 0 ? threads : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
-  at::set_num_threads(int(n));
-}
 
 ClientSide build_client_side(const Experiment& ex, Registry& registry, std::int64_t client) {
   ClientSide side;

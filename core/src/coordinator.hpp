@@ -49,7 +49,4 @@ ClientSide build_client_side(const Experiment& experiment, Registry& registry, s
 // The manifest's partition (checked: every sample once, no client empty).
 Partition make_partition(const Experiment& experiment, Registry& registry, const Dataset& data);
 
-// torch intra-op threads (0: all cores); OpenBLAS kept to one thread.
-void configure_threads(std::int64_t threads);
-
 }  // namespace psl

@@ -11,6 +11,9 @@
 //     in a fraction g_k = exp(-delta max(z_k, 0)) of the steps (with share R_k / (R g_k)
 //     when they do). One uniform draw per step opens the gates, so the slow clients
 //     share the same few heavy steps, spread evenly through the epoch.
+//
+// The draw and the rounding run on a tree over the clients (dirichlet_tree.hpp), at
+// O(B log K) per step for c near 1 rather than a gamma variate for every client.
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>
 
@@ -19,7 +22,15 @@
 #include <numeric>
 #include <random>
 
+#include "dirichlet_tree.hpp"
+
 namespace {
+
+using psl::samplers::DirichletTree;
+
+// The tree's channels per client: R_k of a fast (ungated) client, R_k / g_k and R_k of a
+// slow (gated) one; in defer mode R_k * exp(-delta z_k) only.
+enum Channel { kFastRemaining = 0, kSlowPaced = 1, kSlowRemaining = 2, kDeferWeighted = 0 };
 
 class LatentDirichlet : public psl::Sampler {
  public:
@@ -37,122 +48,97 @@ class LatentDirichlet : public psl::Sampler {
     for (double l : latency) var += (l - mean) * (l - mean);
     const double sd = std::sqrt(var / double(K));
     weight_.assign(std::size_t(K), 1.0);
-    gate_open_.assign(std::size_t(K), 1.0);
     for (std::size_t k = 0; k < latency.size(); ++k) {
       const double z = sd > 0 ? (latency[k] - mean) / sd : 0.0;
-      if (gate_) {
-        gate_open_[k] = std::exp(-delta_ * std::max(z, 0.0));
-      } else {
-        weight_[k] = std::exp(-delta_ * z);
-      }
+      weight_[k] = std::exp(-delta_ * (gate_ ? std::max(z, 0.0) : z));  // g_k, or the defer weight
     }
+
+    // Leaves: in gate mode the fast clients, then the slow ones by falling g_k, so that
+    // the clients whose gate is open in a step are a prefix of the leaves.
+    client_of_leaf_.resize(std::size_t(K));
+    std::iota(client_of_leaf_.begin(), client_of_leaf_.end(), 0);
+    if (gate_)
+      std::stable_sort(client_of_leaf_.begin(), client_of_leaf_.end(),
+                       [this](std::int64_t a, std::int64_t b) { return weight_[std::size_t(a)] > weight_[std::size_t(b)]; });
+    leaf_of_client_.resize(std::size_t(K));
+    fast_leaves_ = gate_ ? 0 : K;
+    gate_of_slow_leaf_.clear();
+    for (std::int64_t leaf = 0; leaf < K; ++leaf) {
+      const std::int64_t k = client_of_leaf_[std::size_t(leaf)];
+      leaf_of_client_[std::size_t(k)] = leaf;
+      if (gate_ && weight_[std::size_t(k)] == 1.0) fast_leaves_ = leaf + 1;
+      else if (gate_) gate_of_slow_leaf_.push_back(weight_[std::size_t(k)]);
+    }
+    remaining_.resize(std::size_t(K));
+    tree_ = DirichletTree(K);
+    for (std::int64_t k = 0; k < K; ++k) set_remaining(k, clients.remaining(k));
   }
 
   std::vector<psl::Take> next_step(const psl::ClientState& clients, psl::Rng& rng) override {
     const std::int64_t K = clients.num_clients();
-    const std::int64_t R = clients.total_remaining();
-    const std::int64_t target = std::min(batch_size_, R);
-    const double Z = R > batch_size_ ? double(batch_size_) * double(R - 1) / double(R - batch_size_) - 1.0 : 1e6;
+    const double R = double(clients.total_remaining());
+    const std::int64_t target = std::min(batch_size_, clients.total_remaining());
+    const double Z = R > double(batch_size_) ? double(batch_size_) * (R - 1) / (R - double(batch_size_)) - 1.0 : 1e6;
     const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 
-    // q_k over the clients with data (and, gated, whose gate is open this step).
-    std::vector<double> q(std::size_t(K), 0.0);
-    double q_sum = gate_ ? gated_shares(clients, u, q) : 0.0;
-    if (q_sum == 0) {  // defer mode, or every gate closed: everyone with data takes part
-      for (std::int64_t k = 0; k < K; ++k) {
-        q[std::size_t(k)] = double(clients.remaining(k)) / double(R) * (gate_ ? 1.0 : weight_[std::size_t(k)]);
-        q_sum += q[std::size_t(k)];
+    // alpha_k = c Z q_k / sum q, written as coefficients of the channels.
+    DirichletTree::Channels coef{};
+    std::int64_t open_end = K;
+    if (gate_) {
+      // Gated: an open slow client gets q_k = R_k / (R g_k), the fast ones share the rest
+      // in proportion to R_k.
+      const auto open_slow = std::upper_bound(gate_of_slow_leaf_.begin(), gate_of_slow_leaf_.end(), u,
+                                              [](double x, double g) { return x >= g; }) - gate_of_slow_leaf_.begin();
+      open_end = fast_leaves_ + open_slow;
+      const double slow = tree_.prefix(open_end)[kSlowPaced] / R;
+      const double fast = tree_.total()[kFastRemaining] / R;
+      const double rest = fast > 0 ? std::max(0.0, 1.0 - slow) / fast : 0.0;
+      const double q_sum = slow + fast * rest;
+      if (q_sum > 0) {
+        coef[kFastRemaining] = c_ * Z * rest / (R * q_sum);
+        coef[kSlowPaced] = c_ * Z / (R * q_sum);
+      } else {  // every gate closed: everyone with data takes part, q_k = R_k / R
+        open_end = K;
+        coef[kFastRemaining] = coef[kSlowRemaining] = c_ * Z / R;
       }
+    } else {
+      coef[kDeferWeighted] = c_ * Z / tree_.total()[kDeferWeighted];
     }
 
-    // pi ~ Dirichlet(c Z q / sum q) via normalized gamma draws.
-    std::vector<double> pi(std::size_t(K), 0.0);
-    double pi_sum = 0;
-    for (std::int64_t k = 0; k < K; ++k) {
-      if (q[std::size_t(k)] == 0) continue;
-      const double alpha = c_ * Z * q[std::size_t(k)] / q_sum;
-      pi[std::size_t(k)] = std::gamma_distribution<double>(alpha, 1.0)(rng);
-      pi_sum += pi[std::size_t(k)];
-    }
-    if (pi_sum == 0) pi = q, pi_sum = q_sum;  // every draw underflowed: fall back to the mean
-    for (auto& p : pi) p /= pi_sum;
-
-    std::vector<std::int64_t> b = round_with_caps(clients, pi, target);
+    const auto room = [this](std::int64_t leaf) { return remaining_[std::size_t(client_of_leaf_[std::size_t(leaf)])]; };
     std::vector<psl::Take> takes;
-    for (std::int64_t k = 0; k < K; ++k)
-      if (b[std::size_t(k)] > 0) takes.push_back({k, b[std::size_t(k)]});
+    for (const auto& c : tree_.draw(coef, open_end, target, room, rng))
+      takes.push_back({client_of_leaf_[std::size_t(c.leaf)], c.count});
+    std::sort(takes.begin(), takes.end(), [](const psl::Take& a, const psl::Take& b) { return a.client < b.client; });
+    for (const auto& t : takes) set_remaining(t.client, remaining_[std::size_t(t.client)] - t.count);
     return takes;
   }
 
- private:
-  // Gate mode: a slow client whose gate is open gets R_k / (R g_k) of the batch, so that
-  // over the steps (open in a fraction g_k of them) it keeps pace with the epoch and no
-  // slow data is left for its end; the clients without a gate share the rest in
-  // proportion to R_k. Returns sum q (0 if no client with data is open).
-  double gated_shares(const psl::ClientState& clients, double u, std::vector<double>& q) const {
-    const double R = double(clients.total_remaining());
-    double slow = 0, fast = 0;
-    for (std::size_t k = 0; k < q.size(); ++k) {
-      const auto r = double(clients.remaining(std::int64_t(k)));
-      if (r == 0 || u >= gate_open_[k]) continue;
-      if (gate_open_[k] < 1) {
-        q[k] = r / (R * gate_open_[k]);
-        slow += q[k];
-      } else {
-        fast += r / R;
-      }
-    }
-    const double rest = fast > 0 ? std::max(0.0, 1.0 - slow) / fast : 0.0;
-    for (std::size_t k = 0; k < q.size(); ++k)
-      if (gate_open_[k] == 1 && clients.remaining(std::int64_t(k)) > 0) q[k] = double(clients.remaining(std::int64_t(k))) / R * rest;
-    double sum = 0;
-    for (double v : q) sum += v;
-    return sum;
+  void give_back(const psl::Take& take) override {
+    set_remaining(take.client, remaining_[std::size_t(take.client)] + take.count);
   }
 
-  // Largest-remainder rounding of target * pi, capped at R_k; what the caps cut off goes
-  // to clients with room, in proportion to pi (then to R_k, if pi has no room left).
-  static std::vector<std::int64_t> round_with_caps(const psl::ClientState& clients, const std::vector<double>& pi,
-                                                   std::int64_t target) {
-    const std::size_t K = pi.size();
-    std::vector<std::int64_t> b(K, 0);
-    std::int64_t left = target;
-    for (int pass = 0; left > 0; ++pass) {
-      std::vector<double> w(K, 0.0);
-      double w_sum = 0;
-      for (std::size_t k = 0; k < K; ++k) {
-        const std::int64_t room = clients.remaining(std::int64_t(k)) - b[k];
-        if (room <= 0) continue;
-        w[k] = pass < 4 ? pi[k] : double(room);
-        w_sum += w[k];
-      }
-      if (w_sum == 0) continue;  // no pi-weighted room: the next passes use R_k
-      std::vector<std::pair<double, std::size_t>> rem;
-      std::int64_t given = 0;
-      std::vector<std::int64_t> add(K, 0);
-      for (std::size_t k = 0; k < K; ++k) {
-        if (w[k] == 0) continue;
-        const double exact = double(left) * w[k] / w_sum;
-        add[k] = std::int64_t(std::floor(exact));
-        given += add[k];
-        rem.push_back({exact - double(add[k]), k});
-      }
-      std::sort(rem.begin(), rem.end(), [](auto& a, auto& c) { return a.first > c.first || (a.first == c.first && a.second < c.second); });
-      for (std::size_t i = 0; given < left && i < rem.size(); ++i, ++given) ++add[rem[i].second];
-      for (std::size_t k = 0; k < K; ++k) {
-        const std::int64_t room = clients.remaining(std::int64_t(k)) - b[k];
-        const std::int64_t take = std::min(add[k], room);
-        b[k] += take;
-        left -= take;
-      }
-    }
-    return b;
+ private:
+  void set_remaining(std::int64_t k, std::int64_t r) {
+    remaining_[std::size_t(k)] = r;
+    const std::int64_t leaf = leaf_of_client_[std::size_t(k)];
+    const double w = weight_[std::size_t(k)];
+    DirichletTree::Channels ch{};
+    if (!gate_) ch[kDeferWeighted] = double(r) * w;
+    else if (leaf < fast_leaves_) ch[kFastRemaining] = double(r);
+    else ch[kSlowPaced] = double(r) / w, ch[kSlowRemaining] = double(r);
+    tree_.set(leaf, ch);
   }
 
   std::int64_t batch_size_;
   double c_, delta_;
   bool gate_;
-  std::vector<double> weight_, gate_open_;
+  std::vector<double> weight_;            // g_k (gate) or exp(-delta z_k) (defer), per client
+  std::vector<std::int64_t> remaining_;   // R_k, kept in step with the host
+  std::vector<std::int64_t> client_of_leaf_, leaf_of_client_;
+  std::int64_t fast_leaves_ = 0;          // gate mode: leaves [0, fast_leaves_) have g_k = 1
+  std::vector<double> gate_of_slow_leaf_; // g_k of the slow leaves, falling
+  DirichletTree tree_;
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "coordinator.hpp"
+#include "process_settings.hpp"
 #include "manifest.hpp"
 #include "net/wire.hpp"
 #include "psl/api/dataset.hpp"
@@ -67,7 +68,7 @@ class Client {
   explicit Client(const ClientOptions& o) : o_(o), token_(read_token(o.token_file)) {}
 
   int run() {
-    configure_threads(o_.threads);
+    configure_process(o_.threads);
     const auto patience = std::chrono::duration<double>(o_.connect_timeout_s);
     auto deadline = std::chrono::steady_clock::now() + patience;
     std::string last_error = "no attempt";
