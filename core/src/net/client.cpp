@@ -116,6 +116,7 @@ class Client {
     }
     if (type != MsgType::Welcome) throw ProtocolError(fmt::format("expected Welcome, got {}", to_string(type)));
     if (!side_) setup(decode_text(payload));
+    c.write(MsgType::Ready, {});
     say(fmt::format("connected to {}", o_.connect));
 
     at::Tensor pending;  // activations of the step in flight
@@ -172,6 +173,9 @@ class Client {
     side_->experiment = std::move(ex);
     side_->data = build_client_side(side_->experiment, registry_, o_.id);
     side_->model = side_->data.model->build(side_->data.dataset->sample_shape(), side_->data.dataset->num_classes()).client;
+    // A lazy data set reads its features on first use: now, before saying Ready, so that
+    // loading is not part of the first step (as in a simulated run).
+    if (!side_->data.shard.empty()) side_->data.dataset->features(Split::Train, {side_->data.shard.front()});
   }
 
   void load_weights(const std::vector<at::Tensor>& weights) {

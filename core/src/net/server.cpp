@@ -30,6 +30,7 @@ std::pair<std::string, std::string> split_host_port(const std::string& address) 
 struct Mailbox {
   std::deque<Frame> frames;
   std::uint64_t session = 0;  // the live connection's id; 0: none
+  bool ready = false;         // its client has said Ready: steps may be sent
 };
 
 struct TcpServer::Impl {
@@ -80,6 +81,7 @@ struct TcpServer::Impl {
     void handle(Frame f) {
       if (client < 0) return handshake(f);
       if (f.type == MsgType::Heartbeat) return;
+      if (f.type == MsgType::Ready) return server.mark_ready(client, id);
       if (f.type == MsgType::Error) return close("client reported: " + decode_text(f.payload));
       if (f.type != MsgType::Activations && f.type != MsgType::ClientGrads)
         throw ProtocolError(fmt::format("unexpected {} frame from a client", to_string(f.type)));
@@ -206,6 +208,7 @@ struct TcpServer::Impl {
     auto& box = mailboxes[std::size_t(client)];
     if (box.session != 0) return false;
     box.session = session;
+    box.ready = false;
     box.frames.clear();
     changed.notify_all();
     return true;
@@ -213,7 +216,14 @@ struct TcpServer::Impl {
   void detach(std::int64_t client, std::uint64_t session) {
     std::lock_guard lock(mutex);
     auto& box = mailboxes[std::size_t(client)];
-    if (box.session == session) box.session = 0;
+    if (box.session == session) box.session = 0, box.ready = false;
+    changed.notify_all();
+  }
+  void mark_ready(std::int64_t client, std::uint64_t session) {
+    std::lock_guard lock(mutex);
+    auto& box = mailboxes[std::size_t(client)];
+    if (box.session != session) return;
+    box.ready = true;
     changed.notify_all();
   }
   void deliver(std::int64_t client, std::uint64_t session, Frame f) {
@@ -282,26 +292,26 @@ TcpServer::Result TcpServer::receive(std::int64_t client, double timeout_s, Fram
 
 bool TcpServer::connected(std::int64_t client) const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->mailboxes[std::size_t(client)].session != 0;
+  return impl_->mailboxes[std::size_t(client)].ready;
 }
 
 bool TcpServer::wait_connected(std::int64_t client, double timeout_s) {
   std::unique_lock lock(impl_->mutex);
   return impl_->changed.wait_for(lock, std::chrono::duration<double>(timeout_s),
-                                 [&] { return impl_->mailboxes[std::size_t(client)].session != 0; });
+                                 [&] { return impl_->mailboxes[std::size_t(client)].ready; });
 }
 
 std::vector<std::int64_t> TcpServer::wait_all_connected(double timeout_s) {
   std::unique_lock lock(impl_->mutex);
   auto all = [&] {
     for (const auto& b : impl_->mailboxes)
-      if (b.session == 0) return false;
+      if (!b.ready) return false;
     return true;
   };
   impl_->changed.wait_for(lock, std::chrono::duration<double>(timeout_s), all);
   std::vector<std::int64_t> missing;
   for (std::size_t k = 0; k < impl_->mailboxes.size(); ++k)
-    if (impl_->mailboxes[k].session == 0) missing.push_back(std::int64_t(k));
+    if (!impl_->mailboxes[k].ready) missing.push_back(std::int64_t(k));
   return missing;
 }
 

@@ -44,6 +44,7 @@ class TcpServer {
   enum class Result { Frame, Lost, Timeout };
   // The next frame from the client; Lost if its connection is gone (or goes while waiting).
   Result receive(std::int64_t client, double timeout_s, Frame& out);
+  // Connected means ready: handshake done and the client has said Ready (its data loaded).
   bool connected(std::int64_t client) const;
   // Waits until the client is connected (again); false on timeout.
   bool wait_connected(std::int64_t client, double timeout_s);

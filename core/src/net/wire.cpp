@@ -22,6 +22,7 @@ const char* to_string(MsgType type) {
     case MsgType::Heartbeat: return "Heartbeat";
     case MsgType::Shutdown: return "Shutdown";
     case MsgType::Error: return "Error";
+    case MsgType::Ready: return "Ready";
   }
   return "?";
 }
@@ -33,7 +34,7 @@ FrameHeader decode_header(const std::uint8_t* b, std::uint32_t max_payload) {
   std::memcpy(&type, b + 4, 2);
   std::memcpy(&length, b + 8, 4);
   if (magic != kMagic) throw ProtocolError(fmt::format("bad frame magic {:08x}", magic));
-  if (type < std::uint16_t(MsgType::Hello) || type > std::uint16_t(MsgType::Error))
+  if (type < std::uint16_t(MsgType::Hello) || type > std::uint16_t(MsgType::Ready))
     throw ProtocolError(fmt::format("unknown frame type {}", type));
   if (length > max_payload)
     throw ProtocolError(fmt::format("{} frame of {} bytes exceeds the limit of {}", to_string(MsgType(type)), length,

@@ -13,7 +13,7 @@
 namespace psl::net {
 
 inline constexpr std::uint32_t kMagic = 0x314c5350;  // "PSL1" little-endian
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;  // 2: clients say Ready
 inline constexpr std::size_t kHeaderBytes = 12;      // magic u32, type u16, reserved u16, length u32
 inline constexpr std::uint32_t kMaxFrameBytes = 256u << 20;
 
@@ -28,6 +28,7 @@ enum class MsgType : std::uint16_t {
   Heartbeat = 8,
   Shutdown = 9,     // server -> client: the run is over (reason)
   Error = 10,       // either way: a fatal problem (message)
+  Ready = 11,       // client -> server: data and model loaded, steps may come (empty)
 };
 const char* to_string(MsgType type);
 
