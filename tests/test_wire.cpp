@@ -4,12 +4,18 @@
 
 #include <array>
 #include <boost/asio.hpp>
+#include <cmath>
+#include <mutex>
 #include <random>
 #include <thread>
 
+#include "net/remote_steps.hpp"
 #include "net/server.hpp"
 #include "net/wire.hpp"
+#include "psl/api/split_model.hpp"
+#include "sampling_harness.hpp"
 
+using namespace psl;
 using namespace psl::net;
 using Catch::Matchers::Contains;
 
@@ -183,4 +189,72 @@ TEST_CASE("random and mutated frames never take the server down", "[protocol][se
   }
   std::lock_guard lock(log_mutex);
   CHECK(std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.find("bad frame magic") != std::string::npos; }));
+}
+
+namespace {
+// Reads one whole frame from a socket.
+Frame read_frame(tcp::socket& s) {
+  std::array<std::uint8_t, kHeaderBytes> header{};
+  asio::read(s, asio::buffer(header));
+  const auto fh = decode_header(header.data());
+  Frame f{fh.type, std::vector<std::uint8_t>(fh.length)};
+  asio::read(s, asio::buffer(f.payload));
+  return f;
+}
+}  // namespace
+
+TEST_CASE("answers to an earlier step are ignored, the step goes on with the right ones", "[protocol][server]") {
+  // A client that reconnected may still send what it computed for a step before its
+  // loss; the server must neither use it nor give up on the client.
+  auto o = options();
+  o.num_clients = 1;
+  std::vector<std::string> log;
+  std::mutex log_mutex;
+  TcpServer server(o);
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");
+  auto model = test::bundled().make<SplitModel>(Kind::Model, "fmnist_cnn", ctx);
+  Trainer trainer(*model, {1, 28, 28}, 10, {3}, TrainerConfig{});
+  const auto shapes = trainer.client_gradient_shapes();
+
+  std::thread client([&] {
+    asio::io_context io;
+    tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+    hello(s, {kProtocolVersion, "", 0, "t0ken"});
+    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
+    const StepRequest r = decode_step_request(read_frame(s).payload);
+    const auto labels = at::tensor(std::vector<std::int64_t>(std::size_t(r.count), 1), at::kLong);
+    const auto acts = at::zeros({r.count, 32, 14, 14});
+    asio::write(s, asio::buffer(encode_frame(MsgType::Activations, encode(Activations{r.step - 1, acts, labels}))));
+    asio::write(s, asio::buffer(encode_frame(MsgType::Activations, encode(Activations{r.step, acts, labels}))));
+    const Gradient g = decode_gradient(read_frame(s).payload);
+    ClientGrads stale{g.step - 1, {}}, fresh{g.step, {}};
+    for (const auto& shape : shapes) stale.grads.push_back(at::ones(shape)), fresh.grads.push_back(at::zeros(shape));
+    asio::write(s, asio::buffer(encode_frame(MsgType::ClientGrads, encode(stale))));
+    asio::write(s, asio::buffer(encode_frame(MsgType::ClientGrads, encode(fresh))));
+    read_frame(s);  // the Shutdown
+  });
+  REQUIRE(server.wait_all_connected(10.0).empty());
+  RemoteOptions ro;
+  ro.step_timeout_s = 10;
+  ro.activation_shape = {32, 14, 14};
+  RemoteSteps remote(server, trainer, ro, [](std::int64_t) { FAIL("no client may be dropped"); },
+                     [&](const std::string& line) {
+                       std::lock_guard lock(log_mutex);
+                       log.push_back(line);
+                     });
+  const auto before = trainer.client_state()[0].clone();
+  PlannedStep step;
+  step.step = 5;
+  step.takes = {{0, 3}};
+  step.offsets = {0};
+  const double loss = remote.step(step);
+  CHECK(std::isfinite(loss));
+  // The fresh gradients were zero: the stale ones (all ones) would have moved the weights.
+  CHECK(at::equal(trainer.client_state()[0], before));
+  server.shutdown_all("done");
+  client.join();
+  std::lock_guard lock(log_mutex);
+  CHECK(std::count_if(log.begin(), log.end(), [](const std::string& l) { return l.find("ignored") != std::string::npos; }) == 2);
 }

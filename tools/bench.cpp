@@ -1,17 +1,16 @@
 // psl_bench: every figure a ratio measured side by side in one run (docs/benchmarks.md).
 //
-//   build/psl_bench [--reps N] [--quick]
+//   tools/bench [--reps N] [--quick]     (builds, then runs build/psl_bench)
 //
 // 1-2. PSL training throughput against a plain LibTorch loop that trains the same
 //      unsplit network on the same batches (same data gathering) in the same process.
 // 3.   `psl sample` schedule throughput and peak memory at 1k, 100k and 1M clients.
 // 4.   TCP on loopback with 8 client processes against the simulated transport.
-// 5.   Peak memory of a simulated run with 10,000 clients against 16 clients.
+// 5.   Peak memory of a simulated run with 10,000 clients, and the cost per client
+//      from 16 against 1,000,000 clients on the same (synthetic) data.
 // 6.   torch intra-op threads 1 against 2.
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/sgd.h>
@@ -27,13 +26,13 @@
 
 #include "coordinator.hpp"
 #include "process_settings.hpp"
+#include "spawn_psl.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
 #include "step_planner.hpp"
 
-extern char** environ;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -41,7 +40,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 fs::path g_work;
-std::string g_psl;
 
 struct Stats {
   double median = 0, min = 0, max = 0;
@@ -61,14 +59,14 @@ fs::path write_manifest(const std::string& name, const std::string& text) {
 }
 
 std::string training_manifest(std::int64_t clients, const std::string& sync, std::int64_t steps, std::int64_t threads,
-                              const std::string& transport = "simulated") {
+                              const std::string& transport = "simulated", const std::string& data = "type = \"fashion_mnist\"",
+                              const std::string& partitioner = "type = \"extended_dirichlet\"\nclasses_per_client = 2") {
   return fmt::format(R"(name = "bench"
 seed = 1
 [data]
-type = "fashion_mnist"
+{}
 [partitioner]
-type = "extended_dirichlet"
-classes_per_client = 2
+{}
 [model]
 type = "fmnist_cnn"
 [sampler]
@@ -83,7 +81,7 @@ lr = 0.05
 [transport]
 type = "{}"
 )",
-                     clients, sync, steps, threads, transport);
+                     data, partitioner, clients, sync, steps, threads, transport);
 }
 
 nlohmann::json read_summary(const fs::path& dir) {
@@ -95,16 +93,7 @@ nlohmann::json read_summary(const fs::path& dir) {
 void run_psl(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"psl"};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t quiet;  // its result lines go to /dev/null; ours to stdout
-  posix_spawn_file_actions_init(&quiet);
-  posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  const int rc = posix_spawn(&pid, g_psl.c_str(), &quiet, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&quiet);
-  if (rc != 0) throw std::runtime_error("cannot start " + g_psl);
+  const pid_t pid = psl::spawn_psl(all, {"/dev/null"});  // its result lines go to /dev/null; ours to stdout
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -221,13 +210,12 @@ max_steps = {}
 
 int main(int argc, char** argv) {
   CLI::App app{"psl_bench: framework overhead, sampler scale, transport cost, memory"};
-  int reps = 3;
+  int reps = 5;
   bool quick = false;
-  app.add_option("--reps", reps, "repetitions of each timed pair (default 3)");
+  app.add_option("--reps", reps, "repetitions of each timed pair (default 5)");
   app.add_flag("--quick", quick, "fewer steps (a smoke run)");
   CLI11_PARSE(app, argc, argv);
 
-  g_psl = (fs::path(argv[0]).parent_path() / "psl").string();
   g_work = fs::temp_directory_path() / fmt::format("psl-bench-{}", ::getpid());
   fs::create_directories(g_work);
   psl::Registry registry;
@@ -257,7 +245,7 @@ int main(int argc, char** argv) {
   for (std::int64_t K : {1000, 100000, 1000000}) {
     const std::int64_t N = std::max<std::int64_t>(10 * K, 1000000);
     sample_scale("ugs", K, N, 0);
-    sample_scale("lds", K, N, K >= 100000 ? (quick ? 20 : 200) : 0);
+    sample_scale("lds", K, N, K >= 1000000 ? (quick ? 500 : 10000) : 0);
   }
 
   fmt::print("4. TCP on loopback, 8 client processes, against simulated (fmnist_cnn, B=128, {} steps)\n", steps);
@@ -279,17 +267,26 @@ int main(int argc, char** argv) {
 
   fmt::print("5. peak memory of a simulated run (fmnist_cnn, shared sync, 20 steps)\n");
   {
-    std::vector<double> small, large;
+    // Peak resident memory (VmHWM) of one run, from its summary.json.
+    const auto peak_mib = [](const std::string& manifest) {
+      const auto file = write_manifest("mem", manifest);
+      run_psl({"run", file.string(), "--out", (g_work / "mem").string(), "--quiet"});
+      return read_summary(g_work / "mem")["peak_rss_mib"].get<double>();
+    };
+    std::vector<double> fmnist;
+    for (int r = 0; r < reps; ++r) fmnist.push_back(peak_mib(training_manifest(10000, "shared", 20, 0)));
+    fmt::print("  Fashion-MNIST, K=10000: {} MiB\n", show(stats(fmnist)));
+    // The cost of a client: the same 2,000,000 synthetic samples (labels only in
+    // memory) over 16 and over 1,000,000 clients; 1 KiB per client would be 977 MiB.
+    const std::string synthetic = "type = \"synthetic\"\nsamples = 2000000\ntest_samples = 1000";
+    std::vector<double> few, many, per_client;
     for (int r = 0; r < reps; ++r) {
-      for (std::int64_t K : {16, 10000}) {
-        const auto file = write_manifest("mem", training_manifest(K, "shared", 20, 0));
-        run_psl({"run", file.string(), "--out", (g_work / "mem").string(), "--quiet"});
-        (K == 16 ? small : large).push_back(read_summary(g_work / "mem")["peak_rss_mib"].get<double>());
-      }
+      few.push_back(peak_mib(training_manifest(16, "shared", 20, 0, "simulated", synthetic, "type = \"iid\"")));
+      many.push_back(peak_mib(training_manifest(1000000, "shared", 20, 0, "simulated", synthetic, "type = \"iid\"")));
+      per_client.push_back((many.back() - few.back()) * 1024 * 1024 / (1000000 - 16));
     }
-    const auto s = stats(small), l = stats(large);
-    fmt::print("  K=16: {} MiB; K=10000: {} MiB; per extra client {:.0f} bytes\n", show(s), show(l),
-               (l.median - s.median) * 1024 * 1024 / (10000 - 16));
+    fmt::print("  synthetic N=2M: K=16 {} MiB, K=1000000 {} MiB; per extra client {} bytes (target well under 1024)\n",
+               show(stats(few)), show(stats(many)), show(stats(per_client)));
   }
   fs::remove_all(g_work);
   return 0;

@@ -1,8 +1,6 @@
 #include "sweep.hpp"
 
 #include <fmt/format.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <cstring>
@@ -13,8 +11,7 @@
 #include <thread>
 
 #include "commands.hpp"
-
-extern char** environ;
+#include "spawn_psl.hpp"
 
 namespace psl {
 
@@ -49,21 +46,6 @@ bool complete(const fs::path& run) {
   } catch (...) {
     return false;
   }
-}
-
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&files, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, psl_program().c_str(), &files, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&files);
-  if (rc != 0) throw std::runtime_error(fmt::format("cannot start a run: {}", std::strerror(rc)));
-  return pid;
 }
 
 }  // namespace
@@ -111,7 +93,7 @@ int command_sweep(const SweepOptions& options) {
       for (const auto& s : options.sets) args.insert(args.end(), {"--set", s});
       for (const auto& o : p.overrides) args.insert(args.end(), {"--set", o.key + "=" + o.value});
       fs::create_directories(dir);
-      running[spawn(args, dir / "log.txt")] = p.name;
+      running[spawn_psl(args, {dir / "log.txt", true})] = p.name;
     }
     if (running.empty()) break;
     int status = 0;

@@ -1,7 +1,6 @@
 #include "net/client_processes.hpp"
 
 #include <fmt/format.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -11,20 +10,12 @@
 #include <stdexcept>
 #include <thread>
 
-#include "registry.hpp"
-
-extern char** environ;
+#include "spawn_psl.hpp"
 
 namespace psl::net {
 
 void ClientProcesses::spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid;
-  if (const int rc = posix_spawn(&pid, psl_program().c_str(), nullptr, nullptr, argv.data(), environ); rc != 0)
-    throw std::runtime_error(fmt::format("cannot start a client process ({}): {}", psl_program().string(), std::strerror(rc)));
-  pids_.push_back(pid);
+  pids_.push_back(spawn_psl(args));
 }
 
 void ClientProcesses::stop(double grace_s) {

@@ -1,0 +1,20 @@
+#pragma once
+// Starting `psl` itself as a child process: sweep points, TCP clients, benchmark runs.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace psl {
+
+struct ChildOutput {
+  std::filesystem::path stdout_to;  // empty: inherit
+  bool stderr_too = false;          // send stderr where stdout goes
+};
+
+// Starts the psl program next to libpsl_core with `args` (argv[0] included); returns its
+// pid. Throws std::runtime_error naming the program and the reason.
+pid_t spawn_psl(const std::vector<std::string>& args, const ChildOutput& output = {});
+
+}  // namespace psl
