@@ -46,6 +46,12 @@ echo "== parity: 4 client processes versus the simulated run (threads = 1, unfus
 "$psl" run "$work/m.toml" --set transport.type=simulated --out "$work/sim" --quiet
 diff <(cut -d, -f1,2,5,6,12,13 "$work/tcp/metrics.csv") <(cut -d, -f1,2,5,6,12,13 "$work/sim/metrics.csv") \
   || fail "TCP and simulated metrics differ"
+# The summary says where the TCP steps' time went: three phases, all spent, within training.
+awk '/"remote_phase_s"/ {inside = 1; next}
+     inside && /}/ {inside = 0}
+     inside { gsub(/[",]/, ""); if ($2 > 0) { n++; sum += $2 } }
+     /"train_wall_time_s"/ { gsub(/,/, ""); train = $2 }
+     END { exit !(n == 3 && sum <= train) }' "$work/tcp/summary.json" || fail "summary.json lacks a sound remote_phase_s"
 
 # Starts `psl serve` with a policy; client 2 vanishes at its 4th step.
 serve() {

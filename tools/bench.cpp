@@ -250,19 +250,29 @@ int main(int argc, char** argv) {
 
   fmt::print("4. TCP on loopback, 8 client processes, against simulated (fmnist_cnn, B=128, {} steps)\n", steps);
   {
-    std::vector<double> tcp, sim, ratio;
+    std::vector<double> tcp, sim, ratio, sim_ms, acts_ms, server_ms, grads_ms;
     for (int r = 0; r < reps; ++r) {
       for (const char* t : {"tcp", "simulated"}) {
         const auto file = write_manifest(t, training_manifest(8, "shared", steps, 0, t));
         run_psl({"run", file.string(), "--out", (g_work / t).string(), "--quiet"});
         std::fflush(stdout);
       }
-      tcp.push_back(read_summary(g_work / "tcp")["samples_per_s"].get<double>());
-      sim.push_back(read_summary(g_work / "simulated")["samples_per_s"].get<double>());
+      const auto t = read_summary(g_work / "tcp"), s = read_summary(g_work / "simulated");
+      tcp.push_back(t["samples_per_s"].get<double>());
+      sim.push_back(s["samples_per_s"].get<double>());
       ratio.push_back(tcp.back() / sim.back());
+      // Where a TCP step's time goes, per step, next to a simulated step.
+      const double steps_t = t["train_steps"].get<double>(), steps_s = s["train_steps"].get<double>();
+      sim_ms.push_back(1000 * s["train_wall_time_s"].get<double>() / steps_s);
+      acts_ms.push_back(1000 * t["remote_phase_s"]["activations"].get<double>() / steps_t);
+      server_ms.push_back(1000 * t["remote_phase_s"]["server"].get<double>() / steps_t);
+      grads_ms.push_back(1000 * t["remote_phase_s"]["client_gradients"].get<double>() / steps_t);
     }
     fmt::print("  TCP {} samples/s, simulated {} samples/s, ratio {}\n", show(stats(tcp)), show(stats(sim)),
                show(stats(ratio)));
+    fmt::print("  per step: simulated {} ms; TCP waiting for activations {} ms, server pass {} ms, waiting for client "
+               "gradients {} ms\n",
+               show(stats(sim_ms)), show(stats(acts_ms)), show(stats(server_ms)), show(stats(grads_ms)));
   }
 
   fmt::print("5. peak memory of a simulated run (fmnist_cnn, shared sync, 20 steps)\n");

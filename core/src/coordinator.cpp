@@ -320,6 +320,8 @@ class Run {
     s["transport"] = ex_.transport.get_string("type");
     if (remote_) {
       s["dropped_clients"] = remote_->dropped_clients();
+      const auto& p = remote_->phase_seconds();
+      s["remote_phase_s"] = {{"activations", p.activations}, {"server", p.server}, {"client_gradients", p.client_gradients}};
       s["lost_samples"] = lost_samples_;
     }
     s["wall_time_s"] = wall_s_;

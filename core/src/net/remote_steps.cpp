@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -74,7 +75,18 @@ void RemoteSteps::refuse(const PlannedStep& step, std::size_t i, const std::stri
   throw ClientLost(fmt::format("client {} sent {}", step.takes[i].client, problem));
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point& t) {
+  const auto now = Clock::now();
+  const double s = std::chrono::duration<double>(now - t).count();
+  t = now;
+  return s;
+}
+}  // namespace
+
 double RemoteSteps::step(const PlannedStep& step) {
+  auto phase_start = Clock::now();
   const std::size_t n = step.takes.size();
   gone_.assign(n, 0);
   for (std::size_t i = 0; i < n; ++i) request(step, i);
@@ -112,10 +124,12 @@ double RemoteSteps::step(const PlannedStep& step) {
     labels.push_back(a.labels);
     present.push_back(i);
   }
+  phases_.activations += seconds_since(phase_start);
   if (acts.empty()) return NAN;
 
   std::vector<at::Tensor> grads;
   const double loss = trainer_.server_step(acts, at::cat(labels), grads);
+  phases_.server += seconds_since(phase_start);
   for (std::size_t j = 0; j < present.size(); ++j)
     server_.send(step.takes[present[j]].client, MsgType::Gradient, encode(Gradient{step.step, grads[j]}));
 
@@ -143,6 +157,7 @@ double RemoteSteps::step(const PlannedStep& step) {
     client_grads.push_back(std::move(g.grads));
   }
   trainer_.apply_client_gradients(client_grads);
+  phases_.client_gradients += seconds_since(phase_start);
   return loss;
 }
 

@@ -36,6 +36,14 @@ class RemoteSteps {
 
   std::int64_t dropped_clients() const { return dropped_; }
 
+  // Wall seconds spent so far in each phase of the steps, to see where a step's time
+  // goes: waiting for activations (client forward passes and the upload), the server's
+  // own pass, waiting for the clients' parameter gradients (download, backward, upload).
+  struct PhaseSeconds {
+    double activations = 0, server = 0, client_gradients = 0;
+  };
+  const PhaseSeconds& phase_seconds() const { return phases_; }
+
  private:
   void request(const PlannedStep& step, std::size_t i);
   // The next frame of `type` for this step from the client, checked; false if the
@@ -52,6 +60,7 @@ class RemoteSteps {
   std::function<void(const std::string&)> log_;
   std::vector<char> gone_;
   std::int64_t dropped_ = 0;
+  PhaseSeconds phases_;
 };
 
 }  // namespace psl::net
