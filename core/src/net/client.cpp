@@ -33,7 +33,8 @@ struct Connection {
   tcp::socket socket{io};
 
   void write(MsgType type, const std::vector<std::uint8_t>& payload) {
-    asio::write(socket, asio::buffer(encode_frame(type, payload)));
+    const auto header = encode_header(type, std::uint32_t(payload.size()));
+    asio::write(socket, std::array{asio::buffer(header), asio::buffer(payload)});
   }
   std::pair<MsgType, std::vector<std::uint8_t>> read() {
     std::array<std::uint8_t, kHeaderBytes> header{};

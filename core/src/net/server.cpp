@@ -27,6 +27,11 @@ std::pair<std::string, std::string> split_host_port(const std::string& address) 
 }
 }  // namespace
 
+struct OutgoingFrame {
+  FrameHeaderBytes header;
+  std::vector<std::uint8_t> payload;
+};
+
 struct Mailbox {
   std::deque<Frame> frames;
   std::uint64_t session = 0;  // the live connection's id; 0: none
@@ -116,7 +121,7 @@ struct TcpServer::Impl {
 
     // Writes are queued so that frames never interleave on the socket.
     void send(MsgType type, std::vector<std::uint8_t> payload) {
-      auto bytes = std::make_shared<std::vector<std::uint8_t>>(encode_frame(type, payload));
+      auto bytes = std::make_shared<OutgoingFrame>(OutgoingFrame{encode_header(type, std::uint32_t(payload.size())), std::move(payload)});
       asio::post(server.io, [self = shared_from_this(), bytes] {
         self->queue.push_back(bytes);
         if (self->queue.size() == 1) self->write_next();
@@ -125,7 +130,9 @@ struct TcpServer::Impl {
 
     void write_next() {
       if (queue.empty() || !socket.is_open()) return;
-      asio::async_write(socket, asio::buffer(*queue.front()), [self = shared_from_this()](auto ec, std::size_t) {
+      const auto& f = *queue.front();
+      const std::array buffers{asio::buffer(f.header), asio::buffer(f.payload)};
+      asio::async_write(socket, buffers, [self = shared_from_this()](auto ec, std::size_t) {
         if (ec) return self->close("write failed: " + ec.message());
         self->queue.pop_front();
         if (self->queue.empty() && self->closing) return self->close(self->close_reason);
@@ -158,7 +165,7 @@ struct TcpServer::Impl {
     std::string peer;
     std::array<std::uint8_t, kHeaderBytes> header{};
     Frame frame;
-    std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue;
+    std::deque<std::shared_ptr<OutgoingFrame>> queue;
     bool closing = false;
     std::string close_reason;
   };

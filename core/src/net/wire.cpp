@@ -42,16 +42,22 @@ FrameHeader decode_header(const std::uint8_t* b, std::uint32_t max_payload) {
   return {MsgType(type), length};
 }
 
-std::vector<std::uint8_t> encode_frame(MsgType type, const std::vector<std::uint8_t>& payload) {
-  std::vector<std::uint8_t> out(kHeaderBytes + payload.size());
-  const std::uint32_t magic = kMagic, length = std::uint32_t(payload.size());
+FrameHeaderBytes encode_header(MsgType type, std::uint32_t payload_bytes) {
+  FrameHeaderBytes out{};
+  const std::uint32_t magic = kMagic;
   const auto t = std::uint16_t(type);
   const std::uint16_t reserved = 0;
   std::memcpy(out.data(), &magic, 4);
   std::memcpy(out.data() + 4, &t, 2);
   std::memcpy(out.data() + 6, &reserved, 2);
-  std::memcpy(out.data() + 8, &length, 4);
-  if (!payload.empty()) std::memcpy(out.data() + kHeaderBytes, payload.data(), payload.size());
+  std::memcpy(out.data() + 8, &payload_bytes, 4);
+  return out;
+}
+
+std::vector<std::uint8_t> encode_frame(MsgType type, const std::vector<std::uint8_t>& payload) {
+  const auto header = encode_header(type, std::uint32_t(payload.size()));
+  std::vector<std::uint8_t> out(header.begin(), header.end());
+  out.insert(out.end(), payload.begin(), payload.end());
   return out;
 }
 

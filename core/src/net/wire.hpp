@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -42,6 +43,10 @@ struct FrameHeader {
 };
 // Checks magic, type and the size limit.
 FrameHeader decode_header(const std::uint8_t* bytes, std::uint32_t max_payload = kMaxFrameBytes);
+using FrameHeaderBytes = std::array<std::uint8_t, kHeaderBytes>;
+FrameHeaderBytes encode_header(MsgType type, std::uint32_t payload_bytes);
+// Header and payload in one buffer. Senders of large payloads write the header and the
+// payload as two buffers instead (one copy of the payload less).
 std::vector<std::uint8_t> encode_frame(MsgType type, const std::vector<std::uint8_t>& payload);
 
 class Writer {
