@@ -1,6 +1,6 @@
 // psl_bench: every figure a ratio measured side by side in one run (docs/benchmarks.md).
 //
-//   tools/bench [--reps N] [--quick]     (builds, then runs build/psl_bench)
+//   tools/bench [--reps N] [--quick] [--only 1,3,...]   (builds, then runs build/psl_bench)
 //
 // 1-2. PSL training throughput against a plain LibTorch loop that trains the same
 //      unsplit network on the same batches (same data gathering) in the same process.
@@ -26,13 +26,12 @@
 
 #include "coordinator.hpp"
 #include "process_settings.hpp"
-#include "spawn_psl.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
+#include "spawn_psl.hpp"
 #include "step_planner.hpp"
-
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -58,9 +57,10 @@ fs::path write_manifest(const std::string& name, const std::string& text) {
   return file;
 }
 
-std::string training_manifest(std::int64_t clients, const std::string& sync, std::int64_t steps, std::int64_t threads,
-                              const std::string& transport = "simulated", const std::string& data = "type = \"fashion_mnist\"",
-                              const std::string& partitioner = "type = \"extended_dirichlet\"\nclasses_per_client = 2") {
+std::string training_manifest(
+    std::int64_t clients, const std::string& sync, std::int64_t steps, std::int64_t threads,
+    const std::string& transport = "simulated", const std::string& data = "type = \"fashion_mnist\"",
+    const std::string& partitioner = "type = \"extended_dirichlet\"\nclasses_per_client = 2") {
   return fmt::format(R"(name = "bench"
 seed = 1
 [data]
@@ -200,10 +200,11 @@ max_steps = {}
   const auto s = read_summary(out);
   const double mib = s["peak_rss_mib"].get<double>();
   const double scheduled = s["train_samples"].get<double>();
-  fmt::print("  {:<4} K={:>8} N={:>9}: {} steps, {:.3g} scheduled samples/s (whole command {:.1f} s incl. data and "
-             "partition), peak {:.0f} MiB\n",
-             sampler, clients, samples, s["train_steps"].get<std::int64_t>(), scheduled / s["train_wall_time_s"].get<double>(),
-             wall, mib);
+  fmt::print(
+      "  {:<4} K={:>8} N={:>9}: {} steps, {:.3g} scheduled samples/s (whole command {:.1f} s incl. data and "
+      "partition), peak {:.0f} MiB\n",
+      sampler, clients, samples, s["train_steps"].get<std::int64_t>(), scheduled / s["train_wall_time_s"].get<double>(),
+      wall, mib);
 }
 
 }  // namespace
@@ -214,6 +215,10 @@ int main(int argc, char** argv) {
   bool quick = false;
   app.add_option("--reps", reps, "repetitions of each timed pair (default 5)");
   app.add_flag("--quick", quick, "fewer steps (a smoke run)");
+  std::vector<int> only;
+  app.add_option("--only", only, "run only these sections (1 covers 1-2)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({1, 3, 4, 5, 6}));
   CLI11_PARSE(app, argc, argv);
 
   g_work = fs::temp_directory_path() / fmt::format("psl-bench-{}", ::getpid());
@@ -222,34 +227,44 @@ int main(int argc, char** argv) {
   registry.load_search_path();
   const std::int64_t steps = quick ? 30 : 100;
 
+  const auto wants = [&](int section) { return only.empty() || std::count(only.begin(), only.end(), section) > 0; };
+
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows line by line
   fmt::print("psl_bench: {} repetitions; medians with (min, max)\n", reps);
-  fmt::print("1-2. training throughput, fmnist_cnn, B=128, UGS, {} steps: PSL (run_experiment) / plain LibTorch loop\n",
-             steps);
-  {
+  if (wants(1) || wants(6)) {
     // One untimed pair first: the first runs in a process pay for thread pools, the
     // allocator's growth and page faults, which would otherwise land on one side.
-    const auto warm = psl::load_experiment(write_manifest("warm", training_manifest(64, "shared", steps, 0)), {}, registry);
+    const auto warm =
+        psl::load_experiment(write_manifest("warm", training_manifest(64, "shared", steps, 0)), {}, registry);
     psl_samples_per_s(registry, warm, "warm");
     plain_loop_samples_per_s(registry, warm, steps);
   }
-  training_ratio(registry, 64, "shared", steps, reps);
-  training_ratio(registry, 1000, "shared", steps, reps);
-  training_ratio(registry, 64, "local", steps, reps);
-
-  fmt::print("6. torch threads on this machine (PSL / plain loop, then compare the PSL columns)\n");
-  training_ratio(registry, 64, "shared", steps, reps, 1);
-  training_ratio(registry, 64, "shared", steps, reps, 2);
-
-  fmt::print("3. psl sample schedule generation (iid partition, B=128)\n");
-  for (std::int64_t K : {1000, 100000, 1000000}) {
-    const std::int64_t N = std::max<std::int64_t>(10 * K, 1000000);
-    sample_scale("ugs", K, N, 0);
-    sample_scale("lds", K, N, K >= 1000000 ? (quick ? 500 : 10000) : 0);
+  if (wants(1)) {
+    fmt::print(
+        "1-2. training throughput, fmnist_cnn, B=128, UGS, {} steps: PSL (run_experiment) / plain LibTorch loop\n",
+        steps);
+    training_ratio(registry, 64, "shared", steps, reps);
+    training_ratio(registry, 1000, "shared", steps, reps);
+    training_ratio(registry, 64, "local", steps, reps);
   }
 
-  fmt::print("4. TCP on loopback, 8 client processes, against simulated (fmnist_cnn, B=128, {} steps)\n", steps);
-  {
+  if (wants(6)) {
+    fmt::print("6. torch threads on this machine (PSL / plain loop, then compare the PSL columns)\n");
+    training_ratio(registry, 64, "shared", steps, reps, 1);
+    training_ratio(registry, 64, "shared", steps, reps, 2);
+  }
+
+  if (wants(3)) {
+    fmt::print("3. psl sample schedule generation (iid partition, B=128)\n");
+    for (std::int64_t K : {1000, 100000, 1000000}) {
+      const std::int64_t N = std::max<std::int64_t>(10 * K, 1000000);
+      sample_scale("ugs", K, N, 0);
+      sample_scale("lds", K, N, K >= 1000000 ? (quick ? 500 : 10000) : 0);
+    }
+  }
+
+  if (wants(4)) {
+    fmt::print("4. TCP on loopback, 8 client processes, against simulated (fmnist_cnn, B=128, {} steps)\n", steps);
     std::vector<double> tcp, sim, ratio, sim_ms, acts_ms, server_ms, grads_ms;
     for (int r = 0; r < reps; ++r) {
       for (const char* t : {"tcp", "simulated"}) {
@@ -270,13 +285,14 @@ int main(int argc, char** argv) {
     }
     fmt::print("  TCP {} samples/s, simulated {} samples/s, ratio {}\n", show(stats(tcp)), show(stats(sim)),
                show(stats(ratio)));
-    fmt::print("  per step: simulated {} ms; TCP waiting for activations {} ms, server pass {} ms, waiting for client "
-               "gradients {} ms\n",
-               show(stats(sim_ms)), show(stats(acts_ms)), show(stats(server_ms)), show(stats(grads_ms)));
+    fmt::print(
+        "  per step: simulated {} ms; TCP waiting for activations {} ms, server pass {} ms, waiting for client "
+        "gradients {} ms\n",
+        show(stats(sim_ms)), show(stats(acts_ms)), show(stats(server_ms)), show(stats(grads_ms)));
   }
 
-  fmt::print("5. peak memory of a simulated run (fmnist_cnn, shared sync, 20 steps)\n");
-  {
+  if (wants(5)) {
+    fmt::print("5. peak memory of a simulated run (fmnist_cnn, shared sync, 20 steps)\n");
     // Peak resident memory (VmHWM) of one run, from its summary.json.
     const auto peak_mib = [](const std::string& manifest) {
       const auto file = write_manifest("mem", manifest);

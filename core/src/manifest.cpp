@@ -38,7 +38,7 @@ const std::vector<ParamSpec>& training_params() {
       param_bool("fused", true, "shared sync: run the active clients' forward passes as one batch"),
       param_int("eval_every_steps", 0, "evaluate on the test set every N steps too (0: epoch ends only)")
           .at_least(0),
-      param_int("eval_batch_size", 1000, "batch size of evaluation").at_least(1),
+      param_int("eval_batch_size", 256, "batch size of evaluation (larger: more memory, not faster on CPU)").at_least(1),
       param_float("step_deadline_s", 0.0,
                   "clients that would take longer in a step are deferred to a later step (0: none)")
           .at_least(0),

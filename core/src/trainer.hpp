@@ -24,7 +24,7 @@ struct TrainerConfig {
   std::string client_sync = "shared";  // shared | local | fedavg
   std::int64_t sync_every_steps = 10;
   bool fused = true;
-  std::int64_t eval_batch_size = 1000;
+  std::int64_t eval_batch_size = 256;
 };
 
 struct Evaluation {
