@@ -1,7 +1,6 @@
 // The LDS draw on a tree (plugins/samplers/dirichlet_tree.hpp): opening only the nodes
 // that matter must give the same counts as opening every leaf.
 #include <catch2/catch.hpp>
-
 #include <numeric>
 
 #include "dirichlet_tree.hpp"
@@ -33,7 +32,8 @@ std::vector<DirichletTree::Count> draw(const Case& c, bool exhaustive, const Dir
   DirichletTree tree(std::int64_t(c.leaves.size()), exhaustive);
   for (std::size_t k = 0; k < c.leaves.size(); ++k) tree.set(std::int64_t(k), c.leaves[k]);
   psl::Rng rng(seed);
-  return tree.draw(coef, open_end, target, [&](std::int64_t leaf) { return c.room[std::size_t(leaf)]; }, rng);
+  return tree.draw(
+      coef, open_end, target, [&](std::int64_t leaf) { return c.room[std::size_t(leaf)]; }, rng);
 }
 
 }  // namespace
@@ -48,7 +48,8 @@ TEST_CASE("dirichlet tree: opening only what matters gives the counts of opening
       for (std::int64_t target : {1, 16, 128, 700}) {
         for (std::int64_t open_end : {K, (K + 1) / 2}) {
           for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-            INFO("K=" << K << " c=" << concentration << " target=" << target << " open=" << open_end << " seed=" << seed);
+            INFO("K=" << K << " c=" << concentration << " target=" << target << " open=" << open_end
+                      << " seed=" << seed);
             // Alpha from two channels, as LDS's gate mode builds it; sum alpha = c * target.
             const DirichletTree::Channels coef{0.5 * concentration * double(target) / std::max(1.0, mass),
                                                0.1 * concentration * double(target) / std::max(1.0, mass), 0.0};
@@ -82,7 +83,8 @@ TEST_CASE("dirichlet tree: mean shares follow alpha", "[sampler][lds][statistics
   const std::int64_t target = 10000, draws = 4000;
   std::vector<double> mean(alpha.size(), 0.0);
   for (std::int64_t d = 0; d < draws; ++d)
-    for (const auto& c : tree.draw({1, 0, 0}, std::int64_t(alpha.size()), target, [](std::int64_t) { return std::int64_t{1} << 40; }, rng))
+    for (const auto& c : tree.draw(
+             {1, 0, 0}, std::int64_t(alpha.size()), target, [](std::int64_t) { return std::int64_t{1} << 40; }, rng))
       mean[std::size_t(c.leaf)] += double(c.count) / double(target * draws);
   for (std::size_t k = 0; k < alpha.size(); ++k) {
     const double expected = alpha[k] / sum_alpha;

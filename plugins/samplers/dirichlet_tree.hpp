@@ -43,7 +43,6 @@ class DirichletTree {
     sums_.assign(std::size_t(2 * leaf0_), Channels{});
   }
 
-  std::int64_t leaves() const { return n_; }
   const Channels& total() const { return sums_[1]; }
 
   void set(std::int64_t leaf, const Channels& value) {
@@ -53,7 +52,6 @@ class DirichletTree {
     for (node /= 2; node >= 1; node /= 2)
       for (int c = 0; c < kChannels; ++c) sums_[node][c] = sums_[2 * node][c] + sums_[2 * node + 1][c];
   }
-  const Channels& get(std::int64_t leaf) const { return sums_[std::size_t(leaf0_ + leaf)]; }
 
   // Channel sums over leaves [0, end).
   Channels prefix(std::int64_t end) const {
@@ -93,9 +91,9 @@ class DirichletTree {
 
  private:
   struct Node {
-    std::int64_t node;  // heap index: root 1, children 2i and 2i+1, leaves from leaf0_
-    double share;       // of pi
-    std::int64_t count; // given so far (leaves)
+    std::int64_t node;   // heap index: root 1, children 2i and 2i+1, leaves from leaf0_
+    double share;        // of pi
+    std::int64_t count;  // given so far (leaves)
   };
 
   // Node `node` covers leaves [lo, lo + size).
@@ -244,7 +242,9 @@ class DirichletTree {
       given += whole;
       rem.push_back({exact - double(whole), k});
     }
-    std::sort(rem.begin(), rem.end(), [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
+    std::sort(rem.begin(), rem.end(), [](const auto& x, const auto& y) {
+      return x.first > y.first || (x.first == y.first && x.second < y.second);
+    });
     for (std::size_t i = 0; i < rem.size() && given < seats; ++i, ++given) ++b[std::size_t(rem[i].second)];
     left -= given;
     out.clear();

@@ -58,16 +58,21 @@ class LatentDirichlet : public psl::Sampler {
     client_of_leaf_.resize(std::size_t(K));
     std::iota(client_of_leaf_.begin(), client_of_leaf_.end(), 0);
     if (gate_)
-      std::stable_sort(client_of_leaf_.begin(), client_of_leaf_.end(),
-                       [this](std::int64_t a, std::int64_t b) { return weight_[std::size_t(a)] > weight_[std::size_t(b)]; });
+      std::stable_sort(client_of_leaf_.begin(), client_of_leaf_.end(), [this](std::int64_t a, std::int64_t b) {
+        return weight_[std::size_t(a)] > weight_[std::size_t(b)];
+      });
     leaf_of_client_.resize(std::size_t(K));
     fast_leaves_ = gate_ ? 0 : K;
     gate_of_slow_leaf_.clear();
     for (std::int64_t leaf = 0; leaf < K; ++leaf) {
       const std::int64_t k = client_of_leaf_[std::size_t(leaf)];
       leaf_of_client_[std::size_t(k)] = leaf;
-      if (gate_ && weight_[std::size_t(k)] == 1.0) fast_leaves_ = leaf + 1;
-      else if (gate_) gate_of_slow_leaf_.push_back(weight_[std::size_t(k)]);
+      if (!gate_) continue;
+      if (weight_[std::size_t(k)] == 1.0) {
+        fast_leaves_ = leaf + 1;
+      } else {
+        gate_of_slow_leaf_.push_back(weight_[std::size_t(k)]);
+      }
     }
     remaining_.resize(std::size_t(K));
     tree_ = DirichletTree(K);
@@ -87,8 +92,9 @@ class LatentDirichlet : public psl::Sampler {
     if (gate_) {
       // Gated: an open slow client gets q_k = R_k / (R g_k), the fast ones share the rest
       // in proportion to R_k.
-      const auto open_slow = std::upper_bound(gate_of_slow_leaf_.begin(), gate_of_slow_leaf_.end(), u,
-                                              [](double x, double g) { return x >= g; }) - gate_of_slow_leaf_.begin();
+      const auto first_closed = std::upper_bound(gate_of_slow_leaf_.begin(), gate_of_slow_leaf_.end(), u,
+                                                 [](double x, double g) { return x >= g; });
+      const auto open_slow = first_closed - gate_of_slow_leaf_.begin();
       open_end = fast_leaves_ + open_slow;
       const double slow = tree_.prefix(open_end)[kSlowPaced] / R;
       const double fast = tree_.total()[kFastRemaining] / R;
@@ -124,20 +130,25 @@ class LatentDirichlet : public psl::Sampler {
     const std::int64_t leaf = leaf_of_client_[std::size_t(k)];
     const double w = weight_[std::size_t(k)];
     DirichletTree::Channels ch{};
-    if (!gate_) ch[kDeferWeighted] = double(r) * w;
-    else if (leaf < fast_leaves_) ch[kFastRemaining] = double(r);
-    else ch[kSlowPaced] = double(r) / w, ch[kSlowRemaining] = double(r);
+    if (!gate_) {
+      ch[kDeferWeighted] = double(r) * w;
+    } else if (leaf < fast_leaves_) {
+      ch[kFastRemaining] = double(r);
+    } else {
+      ch[kSlowPaced] = double(r) / w;
+      ch[kSlowRemaining] = double(r);
+    }
     tree_.set(leaf, ch);
   }
 
   std::int64_t batch_size_;
   double c_, delta_;
   bool gate_;
-  std::vector<double> weight_;            // g_k (gate) or exp(-delta z_k) (defer), per client
-  std::vector<std::int64_t> remaining_;   // R_k, kept in step with the host
+  std::vector<double> weight_;           // g_k (gate) or exp(-delta z_k) (defer), per client
+  std::vector<std::int64_t> remaining_;  // R_k, kept in step with the host
   std::vector<std::int64_t> client_of_leaf_, leaf_of_client_;
-  std::int64_t fast_leaves_ = 0;          // gate mode: leaves [0, fast_leaves_) have g_k = 1
-  std::vector<double> gate_of_slow_leaf_; // g_k of the slow leaves, falling
+  std::int64_t fast_leaves_ = 0;           // gate mode: leaves [0, fast_leaves_) have g_k = 1
+  std::vector<double> gate_of_slow_leaf_;  // g_k of the slow leaves, falling
   DirichletTree tree_;
 };
 

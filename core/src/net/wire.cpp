@@ -56,8 +56,9 @@ FrameHeaderBytes encode_header(MsgType type, std::uint32_t payload_bytes) {
 
 std::vector<std::uint8_t> encode_frame(MsgType type, const std::vector<std::uint8_t>& payload) {
   const auto header = encode_header(type, std::uint32_t(payload.size()));
-  std::vector<std::uint8_t> out(header.begin(), header.end());
-  out.insert(out.end(), payload.begin(), payload.end());
+  std::vector<std::uint8_t> out(kHeaderBytes + payload.size());
+  std::memcpy(out.data(), header.data(), kHeaderBytes);
+  if (!payload.empty()) std::memcpy(out.data() + kHeaderBytes, payload.data(), payload.size());
   return out;
 }
 
