@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 namespace psl {
@@ -23,11 +24,13 @@ void keep_freed_memory() {
 }  // namespace
 
 // One pool of threads: torch's intra-op pool. OpenBLAS's own pool would compete for
-// the same cores, so it gets one thread (docs/benchmarks.md).
+// the same cores, so it gets one thread (docs/benchmarks.md), unless the user asked for
+// a number with OPENBLAS_NUM_THREADS.
 void configure_process(std::int64_t threads) {
   keep_freed_memory();
   using SetThreads = void (*)(int);
-  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+  if (!std::getenv("OPENBLAS_NUM_THREADS"))
+    if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
   const auto n = threads > 0 ? threads : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
   at::set_num_threads(int(n));
 }
