@@ -1,5 +1,4 @@
 #include "coordinator.hpp"
-#include "process_settings.hpp"
 
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
@@ -14,10 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-
 #include "net/client_processes.hpp"
 #include "net/remote_steps.hpp"
 #include "net/server.hpp"
+#include "process_settings.hpp"
 #include "progress.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"

@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "coordinator.hpp"
-#include "process_settings.hpp"
 #include "manifest.hpp"
 #include "net/wire.hpp"
+#include "process_settings.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/split_model.hpp"
 #include "step_planner.hpp"

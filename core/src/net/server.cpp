@@ -121,7 +121,8 @@ struct TcpServer::Impl {
 
     // Writes are queued so that frames never interleave on the socket.
     void send(MsgType type, std::vector<std::uint8_t> payload) {
-      auto bytes = std::make_shared<OutgoingFrame>(OutgoingFrame{encode_header(type, std::uint32_t(payload.size())), std::move(payload)});
+      const auto header = encode_header(type, std::uint32_t(payload.size()));
+      auto bytes = std::make_shared<OutgoingFrame>(OutgoingFrame{header, std::move(payload)});
       asio::post(server.io, [self = shared_from_this(), bytes] {
         self->queue.push_back(bytes);
         if (self->queue.size() == 1) self->write_next();
