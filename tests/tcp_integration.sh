@@ -109,4 +109,14 @@ grep -q '"epochs_done": 1' "$dir/checkpoint.json" || fail "resume: no checkpoint
 [ "$(summary resume status)" = '"complete"' ] || fail "resume: status $(summary resume status)"
 [ "$(summary resume epochs_completed)" = 3 ] || fail "resume: epochs_completed $(summary resume epochs_completed)"
 [ "$(summary resume train_steps)" = 39 ] || fail "resume: train_steps $(summary resume train_steps)"
+echo "== psl run killed: the client processes it started end with it"
+"$psl" run "$work/m.toml" --set training.epochs=100000 --out "$work/killed" --quiet &
+run=$!
+pids+=("$run")
+clients() { pgrep -f -- "--token-file $work/killed/token" >/dev/null; }
+for _ in $(seq 300); do [ "$(wc -l < "$work/killed/metrics.csv" 2>/dev/null || echo 0)" -gt 5 ] && break; sleep 0.1; done
+clients || fail "killed: no client processes while the run trains"
+kill -9 "$run"
+for _ in $(seq 50); do clients || break; sleep 0.1; done
+clients && fail "killed: client processes outlived their psl run"
 echo "tcp integration: all checks passed"

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/types.h>
 #include <torch/utils.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -264,7 +265,7 @@ class Run {
       clients_ = std::make_unique<net::ClientProcesses>();
       for (std::int64_t k = 0; k < K; ++k)
         clients_->spawn({"psl", "client", "--connect", address, "--id", std::to_string(k), "--token-file",
-                         token_file_.string(), "--quiet"});
+                         token_file_.string(), "--quiet", "--exit-with-parent", std::to_string(::getpid())});
     }
     // Clients started by hand may take a while; spawned ones get two minutes.
     const double patience = settings_.spawn_clients ? 120.0 : 24 * 3600.0;

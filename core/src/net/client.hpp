@@ -17,6 +17,7 @@ struct ClientOptions {
   std::int64_t threads = 1;
   bool quiet = false;
   std::int64_t exit_after_steps = 0;  // fault injection for tests: vanish at the step after N
+  std::int64_t parent_pid = 0;        // > 0: end when this process ends (clients psl run starts)
 };
 
 int run_client(const ClientOptions& options);  // exit status
