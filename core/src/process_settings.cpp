@@ -12,10 +12,10 @@ namespace psl {
 
 namespace {
 // Every training step allocates the same large activation and gradient buffers (12.5 MB
-// for fmnist_cnn's first layer at B = 128, 100 MB at the evaluation batch). glibc serves
-// blocks that large with mmap and gives them back with munmap, so each step paid for
-// fresh zeroed pages: page faults took a quarter of a run's time and made evaluation 5x
-// slower (docs/benchmarks.md). Served from the heap and never trimmed, the buffers are
+// for fmnist_cnn's first layer at B = 128, 25 MB at an evaluation batch of 256). glibc
+// serves blocks that large with mmap and gives them back with munmap, so each step paid
+// for fresh zeroed pages: page faults took a quarter of a run's time and made evaluation
+// several times slower (docs/benchmarks.md). Served from the heap and never trimmed, the buffers are
 // reused; the price is that the peak stays resident, which a training process keeps anyway.
 void keep_freed_memory() {
   mallopt(M_MMAP_MAX, 0);
