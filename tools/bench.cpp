@@ -30,11 +30,13 @@
 #include "psl/api/delay_model.hpp"
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
+#include "run_folder.hpp"
 #include "spawn_psl.hpp"
 #include "step_planner.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using psl::read_summary;
 
 namespace {
 
@@ -82,11 +84,6 @@ lr = 0.05
 type = "{}"
 )",
                      data, partitioner, clients, sync, steps, threads, transport);
-}
-
-nlohmann::json read_summary(const fs::path& dir) {
-  std::ifstream in(dir / "summary.json");
-  return nlohmann::json::parse(in);
 }
 
 // Runs `psl ARGS...` and waits for it.

@@ -1,11 +1,11 @@
 // `psl run` and `psl sample`.
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "coordinator.hpp"
+#include "run_folder.hpp"
 
 namespace psl {
 
@@ -18,8 +18,7 @@ int execute(const Experiment& ex, Registry& registry, RunSettings settings) {
     fmt::print(stderr, "psl: run failed: {}\n(what was written is in {})\n", e.what(), settings.out.string());
     return 1;
   }
-  std::ifstream in(settings.out / "summary.json");
-  const auto s = nlohmann::json::parse(in);
+  const auto s = read_summary(settings.out);
   if (settings.train) {
     fmt::print("{}: test accuracy {:.2f}% after {} steps; simulated time {:.1f} s; wall time {:.1f} s; "
                "{:.0f} samples/s; mean batch deviation {:.4f}\n",

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
                          "fault injection: disconnect without a word at the step after N");
   client_cmd->add_option("--exit-with-parent", client.parent_pid,
                          "end when process PID ends (psl run passes its own, so its clients never outlive it)");
+
   psl::SweepOptions sweep;
   auto* sweep_cmd = app.add_subcommand("sweep", "run the grid of a manifest's [sweep] table");
   sweep_cmd->add_option("manifest", sweep.manifest, "experiment manifest with a [sweep] table")->required();

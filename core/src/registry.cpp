@@ -104,16 +104,19 @@ void Registry::load_search_path(const std::vector<std::filesystem::path>& extra)
   for (const auto& dir : extra) load_directory(dir);
 }
 
+namespace {
+// The build (or install) folder: libpsl_core, the psl program and plugins/ sit in it.
+std::filesystem::path core_dir() {
+  return std::filesystem::path(boost::dll::this_line_location().parent_path().string());
+}
+}  // namespace
+
 std::filesystem::path bundled_plugin_dir() {
   if (const char* env = std::getenv("PSL_BUNDLED_PLUGIN_DIR")) return env;
-  // libpsl_core sits in the build (or install) folder; plugins in its plugins/ subfolder.
-  auto self = boost::dll::this_line_location();
-  return std::filesystem::path(self.parent_path().string()) / "plugins";
+  return core_dir() / "plugins";
 }
 
-std::filesystem::path psl_program() {
-  return std::filesystem::path(boost::dll::this_line_location().parent_path().string()) / "psl";
-}
+std::filesystem::path psl_program() { return core_dir() / "psl"; }
 
 void Registry::add(Component component) {
   const auto key = std::make_pair(component.kind, component.info.name);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,10 @@ class MetricsLog {
   std::filesystem::path file_;
   std::ofstream out_;
 };
+
+// DIR/summary.json, parsed; throws std::runtime_error naming the file if it is missing
+// or unreadable.
+nlohmann::json read_summary(const std::filesystem::path& dir);
 
 // partition.csv: client, samples, then one column per class.
 void write_partition_csv(const std::filesystem::path& file, const std::vector<std::vector<std::int64_t>>& histograms);

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <sys/wait.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +10,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "run_folder.hpp"
 #include "spawn_psl.hpp"
 
 namespace psl {
@@ -39,11 +39,10 @@ std::vector<SweepPoint> expand_sweep(const Experiment& ex) {
 namespace {
 
 bool complete(const fs::path& run) {
-  std::ifstream in(run / "summary.json");
-  if (!in) return false;
+  if (!fs::exists(run / "summary.json")) return false;
   try {
-    return nlohmann::json::parse(in).value("status", "") == "complete";
-  } catch (...) {
+    return read_summary(run).value("status", "") == "complete";
+  } catch (const std::runtime_error&) {  // unreadable: run it again
     return false;
   }
 }

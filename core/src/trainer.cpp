@@ -133,9 +133,11 @@ double Trainer::step(const std::vector<Take>& takes, const at::Tensor& x, const 
   // Back to the clients: each gets the gradient of its own activations. In shared mode
   // the contributions add up in the one client part: the summed client gradient.
   // Only the clients of this step: the others' gradients are cleared before their next use.
-  if (s.shared()) s.client_opts[0]->zero_grad();
-  else
+  if (s.shared()) {
+    s.client_opts[0]->zero_grad();
+  } else {
     for (const auto& t : takes) s.client_opts[std::size_t(t.client)]->zero_grad();
+  }
   if (fused_act.defined()) {
     fused_act.backward(grad);
     s.client_opts[0]->step();

@@ -5,9 +5,7 @@
 
 #include <chrono>
 #include <csignal>
-#include <cstring>
 #include <random>
-#include <stdexcept>
 #include <thread>
 
 #include "spawn_psl.hpp"

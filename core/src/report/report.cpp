@@ -74,11 +74,7 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
   for (const auto& d : dirs) {
     Run r;
     r.dir = d;
-    try {
-      r.summary = nlohmann::json::parse(read_text(d / "summary.json"));
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("{}: unreadable summary.json: {}", (d / "summary.json").string(), e.what()));
-    }
+    r.summary = read_summary(d);
     r.metrics = MetricsLog::read(d / "metrics.csv");
     const auto key = group_key(d);
     if (!labels.count(key)) labels[key] = label_for(r);
