@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <fstream>
+#include <stdexcept>
 #include <sstream>
 
 namespace psl::test {
@@ -73,6 +77,17 @@ std::string read_text(const std::filesystem::path& file) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+PslResult run_psl(const std::string& args) {
+  PslResult r;
+  FILE* pipe = ::popen((std::string(PSL_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot start " + std::string(PSL_BINARY));
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace psl::test

@@ -25,4 +25,11 @@ Experiment load(const std::filesystem::path& file, const std::vector<Override>& 
 
 std::string read_text(const std::filesystem::path& file);
 
+// The psl program run with `args` (a shell command line), as a user runs it.
+struct PslResult {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+PslResult run_psl(const std::string& args);
+
 }  // namespace psl::test

@@ -104,7 +104,7 @@ for k in 0 1 2 3; do
   "$psl" client --connect "$address" --id $k --token-file "$dir/token" --quiet --connect-timeout 30 & pids+=($!)
 done
 wait "$server" || fail "resume: the first server failed"
-grep -q '"epochs_done": 1' "$dir/checkpoint.json" || fail "resume: no checkpoint after epoch 1"
+grep -aq '"epochs_done":1' "$dir/checkpoint.bin" || fail "resume: no checkpoint after epoch 1"
 "$psl" serve --resume "$dir" --listen "$address" --quiet || fail "resume: the resumed server failed"
 [ "$(summary resume status)" = '"complete"' ] || fail "resume: status $(summary resume status)"
 [ "$(summary resume epochs_completed)" = 3 ] || fail "resume: epochs_completed $(summary resume epochs_completed)"

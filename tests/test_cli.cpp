@@ -1,30 +1,11 @@
 // The psl program as a user runs it: exit statuses and what it prints.
 #include <catch2/catch.hpp>
-#include <sys/wait.h>
-
-#include <cstdio>
 
 #include "support.hpp"
 
 using Catch::Matchers::Contains;
 
-namespace {
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result run_psl(const std::string& args) {
-  Result r;
-  FILE* pipe = ::popen((std::string(PSL_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-}  // namespace
+using psl::test::run_psl;
 
 TEST_CASE("psl validate: 0 and the resolved manifest, or 2 and every error", "[cli]") {
   const auto dir = psl::test::temp_dir("cli-validate");

@@ -51,7 +51,7 @@ std::vector<std::string> metrics_without_wall_time(const std::filesystem::path& 
 
 TEST_CASE("a short synthetic run lowers the loss and writes a complete run folder", "[training]") {
   const auto dir = run("train-loss");
-  for (const char* f : {"manifest.toml", "metrics.csv", "summary.json", "partition.csv", "checkpoint.pt"})
+  for (const char* f : {"manifest.toml", "metrics.csv", "summary.json", "partition.csv", "checkpoint.bin"})
     CHECK(std::filesystem::exists(dir / f));
   const auto rows = MetricsLog::read(dir / "metrics.csv");
   std::vector<double> losses;

@@ -17,6 +17,8 @@ struct RunOptions {
   std::string schedule;
   std::string listen;
   std::int64_t stop_after_epochs = 0;
+  bool force = false;
+  int parent_pid = 0;  // --exit-with-parent
   bool quiet = false;
 };
 

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "coordinator.hpp"
+#include "process_settings.hpp"
 #include "run_folder.hpp"
 
 namespace psl {
@@ -14,6 +15,9 @@ namespace {
 int execute(const Experiment& ex, Registry& registry, RunSettings settings) {
   try {
     run_experiment(ex, registry, settings);
+  } catch (const RunRefused& e) {
+    fmt::print(stderr, "psl: refused: {}\n", e.what());
+    return 2;
   } catch (const RunError& e) {
     fmt::print(stderr, "psl: run failed: {}\n(what was written is in {})\n", e.what(), settings.out.string());
     return 1;
@@ -57,11 +61,14 @@ static int run_or_serve(const RunOptions& options, bool spawn_clients) {
   settings.spawn_clients = spawn_clients;
   settings.listen = options.listen;
   settings.stop_after_epochs = options.stop_after_epochs;
+  settings.force = options.force;
+  if (options.parent_pid > 0 && !exit_with_parent(options.parent_pid)) return 1;
   std::string manifest = options.manifest;
   if (!options.resume.empty()) {
     // The run folder's resolved manifest is the truth; overrides would change the run.
-    if (!options.sets.empty()) {
-      fmt::print(stderr, "psl run --resume: --set cannot change a run being resumed\n");
+    if (!options.sets.empty() || options.force) {
+      fmt::print(stderr, "psl run --resume: {} cannot change a run being resumed\n",
+                 options.force ? "--force" : "--set");
       return 2;
     }
     settings.out = options.resume;
@@ -89,6 +96,7 @@ int command_sample(const RunOptions& options) {
   if (!ex) return 2;
   RunSettings settings;
   settings.train = false;
+  settings.force = options.force;
   settings.quiet = options.quiet;
   settings.schedule = options.schedule;
   settings.out = options.out.empty() ? std::filesystem::path("runs") / (ex->name + "-sample") : std::filesystem::path(options.out);

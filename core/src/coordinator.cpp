@@ -13,7 +13,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <sstream>
 
+#include "checkpoint.hpp"
+#include "digest.hpp"
 #include "net/client_processes.hpp"
 #include "net/remote_steps.hpp"
 #include "net/server.hpp"
@@ -25,6 +28,7 @@
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
 #include "run_folder.hpp"
+#include "run_lock.hpp"
 #include "step_planner.hpp"
 #include "trainer.hpp"
 
@@ -135,22 +139,26 @@ struct Totals {
   }
 };
 
-struct Checkpoint {
-  std::int64_t epochs_done = 0;
-  std::int64_t global_step = 0;
-  std::uintmax_t metrics_bytes = 0;
-  double wall_s = 0, train_s = 0;
-};
-
 class Run {
  public:
   Run(const Experiment& ex, Registry& registry, const RunSettings& settings)
       : ex_(ex), registry_(registry), settings_(settings) {}
 
+  // True once this process has claimed the folder and what it holds describes this run:
+  // only then may a failure be recorded in its summary.json.
+  bool owns_summary() const { return owns_summary_; }
+
   void execute() {
     const auto& t = ex_.training;
     configure_process(t.get_int("threads"));
-    std::filesystem::create_directories(settings_.out);
+    claim_folder();
+    owns_summary_ = !settings_.resume;  // a resume owns it once the checkpoint checks out
+    CheckpointHeader start;
+    Checkpoint checkpoint;
+    if (settings_.resume) {
+      checkpoint = verified_checkpoint();
+      start = checkpoint.header;
+    }
 
     data_ = build<Dataset>(ex_, registry_, Kind::Dataset);
     const auto& labels = data_->labels(Split::Train);
@@ -195,18 +203,19 @@ class Run {
 
     if (ex_.transport.get_string("type") == "tcp" && settings_.train) start_remote(pc);
 
-    Checkpoint start;
     if (settings_.resume) {
-      start = read_checkpoint();
-      if (settings_.train) trainer_->load(settings_.out / "checkpoint.pt");
+      if (settings_.train) load_trainer_state(checkpoint.state);
       metrics_ = std::make_unique<MetricsLog>(settings_.out, true, start.metrics_bytes);
       for (const auto& r : MetricsLog::read(settings_.out / "metrics.csv")) totals_.add(r);
     } else {
-      write_file_atomic(settings_.out / "manifest.toml", to_toml(ex_));
+      const std::string manifest = to_toml(ex_);
+      manifest_sha256_ = sha256_hex(manifest);
+      write_file_atomic(settings_.out / "manifest.toml", manifest);
       write_partition_csv(settings_.out / "partition.csv", planner_->label_histograms());
       metrics_ = std::make_unique<MetricsLog>(settings_.out, false);
       print_partition();
     }
+    owns_summary_ = true;
     if (!settings_.schedule.empty()) {
       schedule_.open(settings_.schedule, std::ios::trunc);
       if (!schedule_) throw RunError(fmt::format("{}: cannot write the schedule", settings_.schedule.string()));
@@ -338,6 +347,11 @@ class Run {
     s["activation_bytes_per_sample"] = bytes_per_sample_;
     s["torch_threads"] = at::get_num_threads();
     s["peak_rss_mib"] = peak_rss_mib();
+    // What the summary belongs to: the manifest and the metrics.csv bytes it was written
+    // with (docs/run-folder.md); readers refuse a folder whose files disagree with these.
+    s["manifest_sha256"] = manifest_sha256_;
+    s["metrics_bytes"] = metrics_ ? metrics_->bytes() : 0;
+    s["metrics_sha256"] = metrics_ ? file_prefix_sha256(metrics_->file(), metrics_->bytes()) : "";
     write_file_atomic(settings_.out / "summary.json", s.dump(2) + "\n");
   }
 
@@ -363,29 +377,89 @@ class Run {
     }
   }
 
-  Checkpoint read_checkpoint() const {
-    const auto file = settings_.out / "checkpoint.json";
-    std::ifstream in(file);
-    if (!in) throw RunError(fmt::format("{}: no checkpoint to resume from (a run checkpoints at each epoch end)",
-                                        file.string()));
+  // One writer per folder; a fresh run never lands on top of another run.
+  void claim_folder() {
+    const auto& out = settings_.out;
     try {
-      json j = json::parse(in);
-      return {j.at("epochs_done"), j.at("global_step"), j.at("metrics_bytes"), j.at("wall_time_s"),
-              j.at("train_wall_time_s")};
-    } catch (const json::exception& e) {
-      throw RunError(fmt::format("{}: unreadable checkpoint: {}", file.string(), e.what()));
+      if (!settings_.resume && holds_run(out)) {
+        if (!settings_.force)
+          throw RunRefused(fmt::format(
+              "{} holds another run; continue it with `psl run --resume {}`, choose another folder with --out, or "
+              "add --force to move it aside (it is kept as {}.replaced-DATE) and start here",
+              out.string(), out.string(), out.string()));
+        std::filesystem::path aside;
+        {
+          FolderLock old(out);
+          aside = move_aside(out);
+        }
+        if (!settings_.quiet)
+          fmt::print(stderr, "--force: the run that was in {} is now in {}\n", out.string(), aside.string());
+      }
+      lock_ = std::make_unique<FolderLock>(out);
+    } catch (const FolderBusy& e) {
+      throw RunRefused(e.what());
+    }
+  }
+
+  // The checkpoint to resume from, checked against the folder before anything is written.
+  Checkpoint verified_checkpoint() {
+    const auto& out = settings_.out;
+    bool complete = false;
+    try {
+      complete = read_summary(out).value("status", "") == "complete";
+    } catch (const std::runtime_error&) {  // none or unreadable: the checkpoint decides
+    }
+    if (complete) throw RunRefused(fmt::format("{}: the run is complete; there is nothing to resume", out.string()));
+    Checkpoint c;
+    try {
+      c = read_checkpoint(out);
+    } catch (const CheckpointError& e) {
+      throw RunRefused(e.what());
+    }
+    std::ifstream in(out / "manifest.toml", std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    manifest_sha256_ = sha256_hex(text.str());
+    if (manifest_sha256_ != c.header.manifest_sha256)
+      throw RunRefused(fmt::format("{}: manifest.toml was changed after the run started (its checksum differs from "
+                                   "the checkpoint's); resuming would mix two setups. Restore it, or start a new run "
+                                   "with the changed manifest and another --out",
+                                   (out / "manifest.toml").string()));
+    const auto metrics = out / "metrics.csv";
+    const auto size = std::filesystem::exists(metrics) ? std::filesystem::file_size(metrics) : 0;
+    if (size < c.header.metrics_bytes)
+      throw RunRefused(fmt::format("{}: holds {} bytes, but the checkpoint covers {}: rows the checkpoint relies on "
+                                   "are gone; the run cannot resume",
+                                   metrics.string(), size, c.header.metrics_bytes));
+    if (file_prefix_sha256(metrics, c.header.metrics_bytes) != c.header.metrics_sha256)
+      throw RunRefused(fmt::format("{}: its first {} bytes are not the ones the checkpoint recorded (the file was "
+                                   "rewritten or another run wrote it); the run cannot resume",
+                                   metrics.string(), c.header.metrics_bytes));
+    return c;
+  }
+
+  void load_trainer_state(const std::string& state) {
+    try {
+      trainer_->load_state(state);
+    } catch (const c10::Error& e) {
+      throw RunRefused(fmt::format("{}: the checkpoint's model state does not fit this model: {}",
+                                   checkpoint_file(settings_.out).string(), e.what_without_backtrace()));
     }
   }
 
   void write_checkpoint() const {
     if (!trainer_) return;
-    const auto tmp = settings_.out / "checkpoint.pt.tmp";
-    trainer_->save(tmp);
-    std::filesystem::rename(tmp, settings_.out / "checkpoint.pt");
-    json j = {{"epochs_done", epochs_done_},        {"global_step", planner_->steps_planned()},
-              {"metrics_bytes", metrics_->bytes()}, {"wall_time_s", wall_s_},
-              {"train_wall_time_s", train_s_}};
-    write_file_atomic(settings_.out / "checkpoint.json", j.dump(2) + "\n");
+    metrics_->sync();  // the rows the checkpoint names must be on disk before it is
+    Checkpoint c;
+    c.header.epochs_done = epochs_done_;
+    c.header.global_step = planner_->steps_planned();
+    c.header.metrics_bytes = metrics_->bytes();
+    c.header.metrics_sha256 = file_prefix_sha256(metrics_->file(), metrics_->bytes());
+    c.header.manifest_sha256 = manifest_sha256_;
+    c.header.wall_time_s = wall_s_;
+    c.header.train_wall_time_s = train_s_;
+    c.state = trainer_->save_state();
+    psl::write_checkpoint(settings_.out, c);
   }
 
   void evaluate(std::int64_t step, std::int64_t epoch, Progress& progress) {
@@ -405,7 +479,7 @@ class Run {
 
   double elapsed() const { return wall_offset_ + std::chrono::duration<double>(Clock::now() - started_).count(); }
 
-  void loop(const Checkpoint& start) {
+  void loop(const CheckpointHeader& start) {
     const auto& t = ex_.training;
     const std::int64_t epochs = t.get_int("epochs"), max_steps = t.get_int("max_steps");
     const std::int64_t eval_every = t.get_int("eval_every_steps");
@@ -420,8 +494,8 @@ class Run {
     // loading is not counted as training time.
     if (trainer_ && !remote_) data_->features(Split::Train, {0});
     started_ = Clock::now();
-    wall_offset_ = start.wall_s;
-    train_s_ = start.train_s;
+    wall_offset_ = start.wall_time_s;
+    train_s_ = start.train_wall_time_s;
     epochs_done_ = start.epochs_done;
     planner_->set_global_step(start.global_step);
     bool stopped = false;
@@ -511,6 +585,9 @@ class Run {
   double bytes_per_sample_ = 0;
   std::int64_t steps_per_epoch_ = 0;
   std::int64_t epochs_done_ = 0;
+  std::unique_ptr<FolderLock> lock_;
+  std::string manifest_sha256_;
+  bool owns_summary_ = false;
   Clock::time_point started_;
   double wall_offset_ = 0, wall_s_ = 0, train_s_ = 0;
 };
@@ -530,10 +607,12 @@ void run_experiment(const Experiment& experiment, Registry& registry, const RunS
   Run run(experiment, registry, settings);
   try {
     run.execute();
+  } catch (const RunRefused&) {
+    throw;  // nothing was written
   } catch (const std::exception& e) {
     std::string message = e.what();
     if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) message = c10->what_without_backtrace();
-    if (std::filesystem::exists(settings.out)) {
+    if (run.owns_summary()) {
       try {
         run.write_summary("failed", message);
       } catch (...) {  // the original error matters more than a failed summary

@@ -19,6 +19,7 @@ struct RunSettings {
   std::filesystem::path out;       // the run folder
   bool train = true;               // false: `psl sample`, no model training
   bool resume = false;             // continue the run in `out` from its last checkpoint
+  bool force = false;              // a fresh run into a folder holding a run moves that run aside
   bool quiet = false;
   std::filesystem::path schedule;  // `psl sample --schedule`: every (epoch, step, client, count)
   std::int64_t stop_after_epochs = 0;  // tests: stop after this many epochs, as if killed
@@ -33,8 +34,15 @@ class RunError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The run folder does not allow the run (it holds another run, another process writes
+// it, its checkpoint or files do not check out). Nothing in it was changed.
+class RunRefused : public RunError {
+  using RunError::RunError;
+};
+
 // Runs the experiment and writes summary.json; throws RunError after recording the
-// failure in summary.json (status "failed"), so the folder stays readable.
+// failure in summary.json (status "failed"), so the folder stays readable, or
+// RunRefused, having written nothing.
 void run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings);
 
 // What a real client computes for itself from the manifest: the data set, its own shard

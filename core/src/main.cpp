@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--out", run.out, "run folder (default: runs/NAME)");
   run_cmd->add_option("--set", run.sets, "override one manifest key: KEY.PATH=VALUE");
   run_cmd->add_option("--resume", run.resume, "continue the run in this folder from its last checkpoint");
+  run_cmd->add_flag("--force", run.force, "the --out folder holds another run: move it aside (kept) and start anew");
   run_cmd->add_flag("--quiet", run.quiet, "no progress output");
+  run_cmd->add_option("--exit-with-parent", run.parent_pid, "end when process PID ends (psl sweep passes its own)");
 
   psl::RunOptions sample;
   auto* sample_cmd = app.add_subcommand("sample", "sampling and time model only, no training");
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--out", sample.out, "run folder (default: runs/NAME-sample)");
   sample_cmd->add_option("--set", sample.sets, "override one manifest key: KEY.PATH=VALUE");
   sample_cmd->add_option("--schedule", sample.schedule, "write every (epoch, step, client, count) to this CSV");
+  sample_cmd->add_flag("--force", sample.force, "the --out folder holds another run: move it aside (kept)");
   sample_cmd->add_flag("--quiet", sample.quiet, "no progress output");
 
   psl::RunOptions validate;
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--out", serve.out, "run folder (default: runs/NAME)");
   serve_cmd->add_option("--set", serve.sets, "override one manifest key: KEY.PATH=VALUE");
   serve_cmd->add_option("--resume", serve.resume, "continue the run in this folder from its last checkpoint");
+  serve_cmd->add_flag("--force", serve.force, "the --out folder holds another run: move it aside (kept)");
   serve_cmd->add_flag("--quiet", serve.quiet, "no progress output");
   serve_cmd->add_option("--stop-after-epochs", serve.stop_after_epochs,
                         "fault injection: stop after N epochs as if killed (the clients are not told)");

@@ -3,6 +3,10 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <malloc.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,6 +37,11 @@ void configure_process(std::int64_t threads) {
     if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
   const auto n = threads > 0 ? threads : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
   at::set_num_threads(int(n));
+}
+
+bool exit_with_parent(int parent) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  return getppid() == parent;  // it may have ended before the line above
 }
 
 }  // namespace psl

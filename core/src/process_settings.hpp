@@ -8,4 +8,8 @@ namespace psl {
 // told to keep freed memory (see process_settings.cpp).
 void configure_process(std::int64_t threads);
 
+// Ends this process (SIGTERM) when process `parent` ends, killed or not, so that children
+// of `psl run` and `psl sweep` never outlive them. False if the parent is already gone.
+bool exit_with_parent(int parent);
+
 }  // namespace psl

@@ -1,23 +1,78 @@
 #include "run_folder.hpp"
 
+#include <fcntl.h>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
 
 namespace psl {
 
-void write_file_atomic(const std::filesystem::path& file, const std::string& content) {
-  const auto tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write", tmp));
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& file, const char* what) {
+  throw std::runtime_error(fmt::format("{}: cannot {}: {}", file.string(), what, std::strerror(errno)));
+}
+
+void write_all(int fd, const std::filesystem::path& file, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(file, "write");
+    bytes.remove_prefix(std::size_t(n));
   }
+}
+
+// A rename is durable only once the folder holding it is synced.
+void sync_folder(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(dir, "open the folder");
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+void write_file_atomic(const std::filesystem::path& file, const std::string& content, unsigned mode) {
+  const std::filesystem::path tmp = file.string() + ".tmp";
+  ::unlink(tmp.c_str());  // a stale one from a killed writer may have other permissions
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode));
+  if (fd < 0) fail(tmp, "create");
+  try {
+    write_all(fd, tmp, content);
+    if (::fsync(fd) != 0) fail(tmp, "sync");
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  ::close(fd);
   std::filesystem::rename(tmp, file);
+  sync_folder(file.parent_path());
+}
+
+bool holds_run(const std::filesystem::path& dir) {
+  for (const char* name : {"manifest.toml", "metrics.csv", "summary.json", "checkpoint.bin", "checkpoint.pt",
+                           "checkpoint.json"})
+    if (std::filesystem::exists(dir / name)) return true;
+  return false;
+}
+
+std::filesystem::path move_aside(const std::filesystem::path& dir) {
+  const std::time_t now = std::time(nullptr);
+  const auto base = fmt::format("{}.replaced-{:%Y%m%d-%H%M%S}", dir.string(), fmt::localtime(now));
+  std::filesystem::path target = base;
+  for (int n = 2; std::filesystem::exists(target); ++n) target = fmt::format("{}-{}", base, n);
+  std::filesystem::rename(dir, target);
+  return target;
 }
 
 const char* MetricsLog::header() {
@@ -27,15 +82,32 @@ const char* MetricsLog::header() {
 
 MetricsLog::MetricsLog(const std::filesystem::path& dir, bool resume, std::uintmax_t keep_bytes)
     : file_(dir / "metrics.csv") {
+  fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
+  if (fd_ < 0) fail(file_, "open");
   if (resume) {
-    std::filesystem::resize_file(file_, keep_bytes);
-    out_.open(file_, std::ios::app);
+    // Cut back to what the checkpoint recorded (rows of a half-finished epoch), never
+    // padded: a shorter file is a different run's and is refused before this.
+    if (std::filesystem::file_size(file_) < keep_bytes)
+      throw std::runtime_error(fmt::format("{}: shorter than the {} bytes its checkpoint recorded", file_.string(),
+                                           keep_bytes));
+    if (::ftruncate(fd_, off_t(keep_bytes)) != 0) fail(file_, "truncate");
+    bytes_ = keep_bytes;
   } else {
-    out_.open(file_, std::ios::trunc);
-    out_ << header() << '\n';
+    append_text(std::string(header()) + "\n");
   }
-  out_.flush();
-  if (!out_) throw std::runtime_error(fmt::format("{}: cannot write", file_.string()));
+}
+
+MetricsLog::~MetricsLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void MetricsLog::append_text(const std::string& text) {
+  write_all(fd_, file_, text);
+  bytes_ += text.size();
+}
+
+void MetricsLog::sync() {
+  if (::fsync(fd_) != 0) fail(file_, "sync");
 }
 
 namespace {
@@ -44,17 +116,14 @@ std::string num(double v) { return std::isnan(v) ? "" : fmt::format("{:.9g}", v)
 
 void MetricsLog::append(const MetricsRow& r) {
   if (r.is_train) {
-    out_ << fmt::format("{},{},{},{},{},{},{},{},{},{},{},,\n", r.step, r.epoch, num(r.simulated_time_s),
+    append_text(fmt::format("{},{},{},{},{},{},{},{},{},{},{},,\n", r.step, r.epoch, num(r.simulated_time_s),
                         num(r.wall_time_s), num(r.loss), r.batch_size, r.active_clients, num(r.batch_deviation),
-                        num(r.step_time_s), num(r.straggler_wait_s), r.deferred);
+                        num(r.step_time_s), num(r.straggler_wait_s), r.deferred));
   } else {
-    out_ << fmt::format("{},{},{},{},,,,,,,,{},{}\n", r.step, r.epoch, num(r.simulated_time_s), num(r.wall_time_s),
-                        num(r.test_accuracy), num(r.test_loss));
+    append_text(fmt::format("{},{},{},{},,,,,,,,{},{}\n", r.step, r.epoch, num(r.simulated_time_s),
+                            num(r.wall_time_s), num(r.test_accuracy), num(r.test_loss)));
   }
-  out_.flush();
 }
-
-std::uintmax_t MetricsLog::bytes() const { return std::filesystem::file_size(file_); }
 
 std::vector<MetricsRow> MetricsLog::read(const std::filesystem::path& file) {
   std::ifstream in(file);

@@ -1,11 +1,10 @@
 // The run folder (docs/run-folder.md): files written so that a run killed at any moment
 // leaves them readable. Rows are appended and flushed; whole files are written to a
-// temporary name and renamed over the old one.
+// temporary name, synced to disk and renamed over the old one.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,7 +13,17 @@ namespace psl {
 
 struct PlannedStep;
 
-void write_file_atomic(const std::filesystem::path& file, const std::string& content);
+// Writes NAME.tmp (created with `mode`, so a secret is never readable by others, even
+// briefly), syncs it, renames it over `file` and syncs the folder: after a crash the file
+// holds either its old or its new content, whole.
+void write_file_atomic(const std::filesystem::path& file, const std::string& content, unsigned mode = 0644);
+
+// True if DIR holds (part of) a run: a manifest, metrics, summary or checkpoint.
+bool holds_run(const std::filesystem::path& dir);
+
+// Renames DIR to DIR.replaced-YYYYmmdd-HHMMSS (plus -N if taken) and returns the new name:
+// `psl run --force` and `psl sweep` keep an old run instead of deleting it.
+std::filesystem::path move_aside(const std::filesystem::path& dir);
 
 struct MetricsRow {
   std::int64_t step = 0;
@@ -39,16 +48,23 @@ class MetricsLog {
  public:
   static const char* header();
   // Opens DIR/metrics.csv: a new file with its header, or (resume) the old one cut back
-  // to `keep_bytes`.
+  // to `keep_bytes` (which it must hold).
   MetricsLog(const std::filesystem::path& dir, bool resume, std::uintmax_t keep_bytes = 0);
-  void append(const MetricsRow& row);
-  std::uintmax_t bytes() const;  // everything appended so far, flushed
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+  void append(const MetricsRow& row);  // one write(2) per row: a kill leaves whole rows
+  void sync();                         // on disk before a checkpoint names its length
+  std::uintmax_t bytes() const { return bytes_; }  // everything appended so far
+  const std::filesystem::path& file() const { return file_; }
   // The rows of an existing metrics.csv (for resuming and reports).
   static std::vector<MetricsRow> read(const std::filesystem::path& file);
 
  private:
+  void append_text(const std::string& text);
   std::filesystem::path file_;
-  std::ofstream out_;
+  int fd_ = -1;
+  std::uintmax_t bytes_ = 0;
 };
 
 // DIR/summary.json, parsed; throws std::runtime_error naming the file if it is missing

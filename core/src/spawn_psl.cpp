@@ -20,7 +20,7 @@ pid_t spawn_psl(const std::vector<std::string>& args, const ChildOutput& output)
   posix_spawn_file_actions_t files;
   posix_spawn_file_actions_init(&files);
   if (!output.stdout_to.empty()) {
-    posix_spawn_file_actions_addopen(&files, 1, output.stdout_to.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&files, 1, output.stdout_to.c_str(), O_WRONLY | O_CREAT | (output.append ? O_APPEND : O_TRUNC), 0644);
     if (output.stderr_too) posix_spawn_file_actions_adddup2(&files, 1, 2);
   }
   const auto program = psl_program();

@@ -11,6 +11,7 @@ namespace psl {
 struct ChildOutput {
   std::filesystem::path stdout_to;  // empty: inherit
   bool stderr_too = false;          // send stderr where stdout goes
+  bool append = false;              // add to stdout_to instead of replacing it
 };
 
 // Starts the psl program next to libpsl_core with `args` (argv[0] included); returns its

@@ -2,15 +2,21 @@
 
 #include <fmt/format.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
+#include "checkpoint.hpp"
 #include "commands.hpp"
+#include "run_check.hpp"
 #include "run_folder.hpp"
+#include "run_lock.hpp"
 #include "spawn_psl.hpp"
 
 namespace psl {
@@ -38,14 +44,43 @@ std::vector<SweepPoint> expand_sweep(const Experiment& ex) {
 
 namespace {
 
+// A run counts as done only if it says so and its files check out.
 bool complete(const fs::path& run) {
   if (!fs::exists(run / "summary.json")) return false;
   try {
-    return read_summary(run).value("status", "") == "complete";
+    return read_summary(run).value("status", "") == "complete" && run_folder_problems(run).empty();
   } catch (const std::runtime_error&) {  // unreadable: run it again
     return false;
   }
 }
+
+std::string file_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+enum class Start { Fresh, Resume };
+
+// How an unfinished point starts: resumed if its folder holds a checkpoint of the same
+// resolved manifest, otherwise afresh, with whatever the folder held moved aside.
+Start prepare(const fs::path& dir, const std::string& manifest_text, bool quiet) {
+  if (!holds_run(dir)) return Start::Fresh;
+  if (fs::exists(checkpoint_file(dir)) && file_text(dir / "manifest.toml") == manifest_text) return Start::Resume;
+  fs::path aside;
+  {
+    FolderLock lock(dir);  // refuses if a run still writes it
+    aside = move_aside(dir);
+  }
+  if (!quiet) fmt::print(stderr, "{}: unfinished and not resumable; kept as {}\n", dir.string(), aside.string());
+  return Start::Fresh;
+}
+
+struct Child {
+  std::size_t point;
+  Start start;
+};
 
 }  // namespace
 
@@ -58,51 +93,94 @@ int command_sweep(const SweepOptions& options) {
     return 2;
   }
   const auto points = expand_sweep(*base);
-  // Every point must load before anything runs.
-  for (const auto& p : points) {
-    std::vector<std::string> sets = options.sets;
-    for (const auto& o : p.overrides) sets.push_back(o.key + "=" + o.value);
-    if (!load_or_report(options.manifest, sets, registry)) return 2;
-  }
-  const fs::path out = options.out.empty() ? fs::path("runs") / (base->name + "-sweep") : fs::path(options.out);
-  fs::create_directories(out);
   const int jobs = std::max(1, options.jobs);
   const int threads = std::max(1, int(std::thread::hardware_concurrency()) / jobs);
+  // Every point must load before anything runs; its resolved manifest tells whether an
+  // unfinished folder can be resumed.
+  std::vector<std::vector<std::string>> point_sets;
+  std::vector<std::string> resolved;
+  for (const auto& p : points) {
+    std::vector<std::string> sets = {fmt::format("training.threads={}", threads)};
+    sets.insert(sets.end(), options.sets.begin(), options.sets.end());
+    for (const auto& o : p.overrides) sets.push_back(o.key + "=" + o.value);
+    auto ex = load_or_report(options.manifest, sets, registry);
+    if (!ex) return 2;
+    resolved.push_back(to_toml(*ex));
+    point_sets.push_back(std::move(sets));
+  }
+  const fs::path out = options.out.empty() ? fs::path("runs") / (base->name + "-sweep") : fs::path(options.out);
+  std::unique_ptr<FolderLock> lock;
+  try {
+    lock = std::make_unique<FolderLock>(out);  // one sweep per folder
+  } catch (const FolderBusy& e) {
+    fmt::print(stderr, "psl sweep: refused: {}\n", e.what());
+    return 2;
+  }
 
   nlohmann::json index = nlohmann::json::array();
   for (const auto& p : points) index.push_back({{"name", p.name}, {"folder", p.name}});
-  std::ofstream(out / "sweep.json") << index.dump(2) << "\n";
+  write_file_atomic(out / "sweep.json", index.dump(2) + "\n");
 
   std::size_t next = 0, done = 0, failed = 0, skipped = 0;
-  std::map<pid_t, std::string> running;
+  std::deque<std::size_t> retry_fresh;  // resumes the checkpoint refused
+  std::map<pid_t, Child> running;
   auto report = [&](const std::string& name, const std::string& what) {
     if (!options.quiet) fmt::print(stderr, "[{}/{}] {}: {}\n", done + failed + skipped, points.size(), name, what);
   };
-  while (next < points.size() || !running.empty()) {
-    while (next < points.size() && int(running.size()) < jobs) {
-      const auto& p = points[next++];
-      const fs::path dir = out / p.name;
-      if (complete(dir)) {
-        ++skipped;
-        report(p.name, "already complete, skipped");
+  auto launch = [&](std::size_t i, Start start) {
+    const fs::path dir = out / points[i].name;
+    std::vector<std::string> args = {"psl", "run", "--quiet", "--exit-with-parent", std::to_string(::getpid())};
+    if (start == Start::Resume) {
+      args.insert(args.end(), {"--resume", dir.string()});
+    } else {
+      args.insert(args.end(), {options.manifest, "--out", dir.string()});
+      for (const auto& s : point_sets[i]) args.insert(args.end(), {"--set", s});
+    }
+    fs::create_directories(dir);
+    running[spawn_psl(args, {dir / "log.txt", true, start == Start::Resume})] = {i, start};
+    if (start == Start::Resume) report(points[i].name, "resuming from its checkpoint");
+  };
+  while (next < points.size() || !retry_fresh.empty() || !running.empty()) {
+    while (int(running.size()) < jobs && (!retry_fresh.empty() || next < points.size())) {
+      if (!retry_fresh.empty()) {
+        const auto i = retry_fresh.front();
+        retry_fresh.pop_front();
+        launch(i, Start::Fresh);
         continue;
       }
-      std::vector<std::string> args = {"psl", "run", options.manifest, "--out", dir.string(), "--quiet",
-                                       "--set", fmt::format("training.threads={}", threads)};
-      for (const auto& s : options.sets) args.insert(args.end(), {"--set", s});
-      for (const auto& o : p.overrides) args.insert(args.end(), {"--set", o.key + "=" + o.value});
-      fs::create_directories(dir);
-      running[spawn_psl(args, {dir / "log.txt", true})] = p.name;
+      const std::size_t i = next++;
+      const fs::path dir = out / points[i].name;
+      if (complete(dir)) {
+        ++skipped;
+        report(points[i].name, "already complete, skipped");
+        continue;
+      }
+      try {
+        launch(i, prepare(dir, resolved[i], options.quiet));
+      } catch (const FolderBusy& e) {
+        ++failed;
+        report(points[i].name, fmt::format("FAILED: {}", e.what()));
+      }
     }
     if (running.empty()) break;
     int status = 0;
     const pid_t pid = waitpid(-1, &status, 0);
     auto it = running.find(pid);
     if (it == running.end()) continue;
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    ok ? ++done : ++failed;
-    report(it->second, ok ? "complete" : fmt::format("FAILED (see {})", (out / it->second / "log.txt").string()));
+    const auto [i, start] = it->second;
     running.erase(it);
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+    const fs::path dir = out / points[i].name;
+    if (!ok && refused && start == Start::Resume) {
+      // The checkpoint did not check out (see log.txt): start that point again.
+      const auto aside = move_aside(dir);
+      report(points[i].name, fmt::format("could not resume (see {}); starting again", (aside / "log.txt").string()));
+      retry_fresh.push_back(i);
+      continue;
+    }
+    ok ? ++done : ++failed;
+    report(points[i].name, ok ? "complete" : fmt::format("FAILED (see {})", (dir / "log.txt").string()));
   }
   fmt::print("sweep {}: {} runs complete, {} skipped as already complete, {} failed; folder {}\n", base->name, done,
              skipped, failed, out.string());

@@ -239,7 +239,7 @@ std::vector<at::Tensor> Trainer::parameters() const {
   return out;
 }
 
-void Trainer::save(const std::filesystem::path& file) const {
+std::string Trainer::save_state() const {
   torch::serialize::OutputArchive archive;
   for (std::size_t k = 0; k < s_->clients.size(); ++k) {
     torch::serialize::OutputArchive client, opt;
@@ -254,12 +254,17 @@ void Trainer::save(const std::filesystem::path& file) const {
   archive.write("server", server);
   archive.write("server_opt", server_opt);
   archive.write("steps", torch::tensor(s_->steps));
-  archive.save_to(file.string());
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, std::size_t n) {
+    bytes.append(static_cast<const char*>(data), n);
+    return n;
+  });
+  return bytes;
 }
 
-void Trainer::load(const std::filesystem::path& file) {
+void Trainer::load_state(const std::string& bytes) {
   torch::serialize::InputArchive archive;
-  archive.load_from(file.string());
+  archive.load_from(bytes.data(), bytes.size());
   for (std::size_t k = 0; k < s_->clients.size(); ++k) {
     torch::serialize::InputArchive client, opt;
     archive.read(fmt::format("client{}", k), client);

@@ -69,8 +69,9 @@ class Trainer {
   // All parameters of the client part (replica 0 or the average, see docs) and the server part.
   std::vector<at::Tensor> parameters() const;
 
-  void save(const std::filesystem::path& file) const;
-  void load(const std::filesystem::path& file);
+  // Model and optimizer state as bytes (a torch archive), for the run's checkpoint.
+  std::string save_state() const;
+  void load_state(const std::string& bytes);
 
  private:
   struct State;

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <sys/prctl.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <unistd.h>
 
@@ -72,12 +71,9 @@ class Client {
   explicit Client(const ClientOptions& o) : o_(o), token_(read_token(o.token_file)) {}
 
   int run() {
-    if (o_.parent_pid > 0) {
-      // Killed or not, a psl run that is gone takes its clients with it, instead of
-      // leaving them to retry the connection for a minute.
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (getppid() != o_.parent_pid) return 1;  // it ended before the line above
-    }
+    // Killed or not, a psl run that is gone takes its clients with it, instead of
+    // leaving them to retry the connection for a minute.
+    if (o_.parent_pid > 0 && !exit_with_parent(o_.parent_pid)) return 1;
     configure_process(o_.threads);
     const auto patience = std::chrono::duration<double>(o_.connect_timeout_s);
     auto deadline = std::chrono::steady_clock::now() + patience;

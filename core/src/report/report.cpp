@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "report/svg_plot.hpp"
+#include "run_check.hpp"
 
 namespace psl::report {
 
@@ -63,12 +64,22 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
     if (!fs::is_directory(p)) throw std::runtime_error(fmt::format("{}: not a folder", p.string()));
     if (fs::exists(p / "summary.json")) dirs.push_back(p);
     std::vector<fs::path> children;
+    // Runs moved aside (--force, psl sweep) are kept for the record, not reported.
     for (const auto& e : fs::directory_iterator(p))
-      if (e.is_directory() && fs::exists(e.path() / "summary.json")) children.push_back(e.path());
+      if (e.is_directory() && fs::exists(e.path() / "summary.json") &&
+          e.path().filename().string().find(".replaced-") == std::string::npos)
+        children.push_back(e.path());
     std::sort(children.begin(), children.end());
     dirs.insert(dirs.end(), children.begin(), children.end());
   }
   if (dirs.empty()) throw std::runtime_error("no run folders (folders with summary.json) found");
+  // A number from a folder whose files disagree is not reported (docs/run-folder.md).
+  std::string refused;
+  for (const auto& d : dirs)
+    for (const auto& problem : run_folder_problems(d)) refused += fmt::format("\n  {}: {}", d.string(), problem);
+  if (!refused.empty())
+    throw std::runtime_error("these run folders do not check out, so they are not reported:" + refused +
+                             "\nrun them again (psl sweep reruns such runs) or leave them out");
   std::vector<Run> runs;
   std::map<std::string, std::string> labels;  // group key -> label of its first run
   for (const auto& d : dirs) {

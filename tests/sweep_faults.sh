@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# psl sweep under faults a user causes: the sweep killed with -9 (its runs end with it;
+# rerun, unfinished runs resume from their checkpoints or start again, never on top of
+# another writer), two sweeps on one folder, and a report of the result.
+# Usage: sweep_faults.sh PSL_BINARY
+set -euo pipefail
+psl=$1
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+cat > "$work/m.toml" <<'TOML'
+name = "sweep-faults"
+seed = 3
+[data]
+type = "synthetic"
+samples = 4000
+test_samples = 200
+classes = 4
+shape = [1, 6, 6]
+[partitioner]
+type = "iid"
+[model]
+type = "mlp"
+hidden = [16]
+[sampler]
+type = "ugs"
+[training]
+clients = 4
+batch_size = 32
+epochs = 400
+threads = 1
+[sweep]
+seed = [1, 2]
+TOML
+out=$work/sweep
+runs() { pgrep -f -- "--out $out/seed=" || true; }
+
+echo "== the sweep is killed with -9 while its run trains: the run ends with it"
+"$psl" sweep "$work/m.toml" --out "$out" --quiet &
+sweep=$!
+pids+=("$sweep")
+for _ in $(seq 300); do grep -aqs '"epochs_done":2' "$out/seed=1/checkpoint.bin" && break; sleep 0.1; done
+grep -aqs '"epochs_done":2' "$out/seed=1/checkpoint.bin" || fail "no checkpoint of epoch 2 to resume from"
+[ -n "$(runs)" ] || fail "no psl run of the sweep is running"
+echo "== a second sweep on the same folder is refused"
+status=0
+"$psl" sweep "$work/m.toml" --out "$out" --quiet 2>"$work/second.txt" || status=$?
+[ "$status" = 2 ] || fail "a second sweep exited $status"
+grep -q "is being written by another psl process (pid $sweep)" "$work/second.txt" || fail "no holder pid: $(cat "$work/second.txt")"
+kill -9 "$sweep"
+for _ in $(seq 50); do [ -z "$(runs)" ] && break; sleep 0.1; done
+[ -z "$(runs)" ] || fail "the sweep's run outlived it: $(runs)"
+
+echo "== rerun: the unfinished run resumes from its checkpoint and ends complete"
+"$psl" sweep "$work/m.toml" --out "$out" 2>"$work/rerun.txt" || fail "the rerun failed: $(cat "$work/rerun.txt")"
+grep -q "seed=1: resuming from its checkpoint" "$work/rerun.txt" || fail "seed=1 was not resumed: $(cat "$work/rerun.txt")"
+grep -q '"status": "complete"' "$out/seed=1/summary.json" || fail "seed=1 is not complete"
+grep -q '"train_steps": 50000' "$out/seed=1/summary.json" || fail "seed=1 has not 400 epochs of 125 steps"
+
+echo "== a run changed after it completed is run again, the old one kept aside"
+echo "7,0,0.1,0.1,1.0,32,3,0.1,0.1,0,0,," >> "$out/seed=2/metrics.csv"
+"$psl" report "$out" --format md >/dev/null 2>"$work/report.txt" && fail "report accepted a folder with a stray row"
+grep -q "seed=2: metrics.csv has 35 bytes after the final summary" "$work/report.txt" || fail "report: $(cat "$work/report.txt")"
+"$psl" sweep "$work/m.toml" --out "$out" --set training.epochs=2 2>"$work/again.txt" || fail "sweep: $(cat "$work/again.txt")"
+ls -d "$out"/seed=2.replaced-* >/dev/null || fail "the inconsistent run was not kept aside"
+"$psl" report "$out" --format md >/dev/null || fail "the report refused the repaired sweep"
+echo "sweep faults: all checks passed"
