@@ -62,9 +62,9 @@ serve() {
   for _ in $(seq 100); do [ -s "$dir/server.txt" ] && break; sleep 0.1; done
   address=$(cat "$dir/server.txt")
   for k in 0 1 3; do
-    "$psl" client --connect "$address" --id $k --token-file "$dir/token" --quiet & pids+=($!)
+    "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet & pids+=($!)
   done
-  "$psl" client --connect "$address" --id 2 --token-file "$dir/token" --quiet --exit-after-steps 3 &
+  "$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet --exit-after-steps 3 &
   vanishing=$!
   pids+=("$vanishing")
 }
@@ -89,7 +89,7 @@ grep -q "on_client_loss = abort" "$work/abort/summary.json" || fail "abort: no r
 echo "== on_client_loss = wait: client 2 comes back"
 serve wait
 wait "$vanishing" || true
-"$psl" client --connect "$address" --id 2 --token-file "$work/wait/token" --quiet & pids+=($!)
+"$psl" client --connect "$address" --id 2 --token-file "$work/wait/tokens/client-2.token" --quiet & pids+=($!)
 wait "$server" || fail "wait: the server failed"
 [ "$(summary wait status)" = '"complete"' ] || fail "wait: status $(summary wait status)"
 [ "$(summary wait train_samples)" = 800 ] || fail "wait: train_samples $(summary wait train_samples)"
@@ -101,7 +101,7 @@ pids+=("$server")
 for _ in $(seq 100); do [ -s "$dir/server.txt" ] && break; sleep 0.1; done
 address=$(cat "$dir/server.txt")
 for k in 0 1 2 3; do
-  "$psl" client --connect "$address" --id $k --token-file "$dir/token" --quiet --connect-timeout 30 & pids+=($!)
+  "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet --connect-timeout 30 & pids+=($!)
 done
 wait "$server" || fail "resume: the first server failed"
 grep -aq '"epochs_done":1' "$dir/checkpoint.bin" || fail "resume: no checkpoint after epoch 1"
@@ -113,7 +113,7 @@ echo "== psl run killed: the client processes it started end with it"
 "$psl" run "$work/m.toml" --set training.epochs=100000 --out "$work/killed" --quiet &
 run=$!
 pids+=("$run")
-clients() { pgrep -f -- "--token-file $work/killed/token" >/dev/null; }
+clients() { pgrep -f -- "--token-file $work/killed/tokens/" >/dev/null; }
 for _ in $(seq 300); do [ "$(wc -l < "$work/killed/metrics.csv" 2>/dev/null || echo 0)" -gt 5 ] && break; sleep 0.1; done
 clients || fail "killed: no client processes while the run trains"
 kill -9 "$run"

@@ -11,6 +11,7 @@
 
 #include "net/remote_steps.hpp"
 #include "net/server.hpp"
+#include "net/tokens.hpp"
 #include "net/wire.hpp"
 #include "psl/api/split_model.hpp"
 #include "sampling_harness.hpp"
@@ -96,6 +97,9 @@ ServerOptions options() {
   return o;
 }
 
+// Client k's token under the test master secret.
+std::string token(std::int64_t k) { return client_token("t0ken", k); }
+
 // Says hello on a connected socket, returns the server's answer (type and text).
 std::pair<MsgType, std::string> hello(tcp::socket& s, const Hello& h) {
   asio::write(s, asio::buffer(encode_frame(MsgType::Hello, encode(h))));
@@ -119,15 +123,18 @@ TEST_CASE("the handshake refuses a wrong token, version, run or id", "[protocol]
   const auto port = server.port();
   const auto wrong = hello(port, {kProtocolVersion, "", 0, "wrong"});
   CHECK(wrong.first == MsgType::Reject);
-  CHECK(wrong.second == "wrong token");
+  CHECK(wrong.second == "wrong token for client 0");
   CHECK(hello(port, {kProtocolVersion, "", 0, ""}).first == MsgType::Reject);
-  CHECK_THAT(hello(port, {kProtocolVersion + 1, "", 0, "t0ken"}).second,
+  CHECK_THAT(hello(port, {kProtocolVersion + 1, "", 0, token(0)}).second,
              Contains(fmt::format("protocol version {} is not supported", kProtocolVersion + 1)));
-  CHECK_THAT(hello(port, {1, "", 0, "t0ken"}).second, Contains("protocol version 1 is not supported"));  // no Ready
-  CHECK_THAT(hello(port, {kProtocolVersion, "run-2", 0, "t0ken"}).second, Contains("is not this run"));
-  CHECK_THAT(hello(port, {kProtocolVersion, "", 2, "t0ken"}).second, Contains("client id 2 is out of range"));
+  CHECK_THAT(hello(port, {1, "", 0, token(0)}).second, Contains("protocol version 1 is not supported"));  // no Ready
+  CHECK_THAT(hello(port, {kProtocolVersion, "run-2", 0, token(0)}).second, Contains("is not this run"));
+  CHECK_THAT(hello(port, {kProtocolVersion, "", 2, token(0)}).second, Contains("client id 2 is out of range"));
+  // One client's token, or the master secret itself, is no other client's.
+  CHECK(hello(port, {kProtocolVersion, "", 1, token(0)}).second == "wrong token for client 1");
+  CHECK(hello(port, {kProtocolVersion, "", 1, "t0ken"}).second == "wrong token for client 1");
   CHECK_FALSE(server.connected(0));
-  const auto ok = hello(port, {kProtocolVersion, "run-1", 1, "t0ken"});
+  const auto ok = hello(port, {kProtocolVersion, "run-1", 1, token(1)});
   CHECK(ok.first == MsgType::Welcome);
   CHECK(ok.second == "name = \"x\"");
 }
@@ -137,7 +144,7 @@ TEST_CASE("a client counts as connected only once it says Ready", "[protocol][se
   asio::io_context io;
   tcp::socket s(io);
   s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
-  REQUIRE(hello(s, {kProtocolVersion, "", 1, "t0ken"}).first == MsgType::Welcome);
+  REQUIRE(hello(s, {kProtocolVersion, "", 1, token(1)}).first == MsgType::Welcome);
   // Handshake done, data not yet loaded: no step may be sent to it.
   CHECK_FALSE(server.wait_connected(1, 0.2));
   CHECK(server.wait_all_connected(0.0) == std::vector<std::int64_t>{0, 1});
@@ -161,7 +168,7 @@ TEST_CASE("random and mutated frames never take the server down", "[protocol][se
   TcpServer server(o);
   const auto port = server.port();
   std::mt19937 rng(12345);
-  const auto good = encode_frame(MsgType::Hello, encode(Hello{kProtocolVersion, "", 0, "t0ken"}));
+  const auto good = encode_frame(MsgType::Hello, encode(Hello{kProtocolVersion, "", 0, token(0)}));
   for (int round = 0; round < 200; ++round) {
     asio::io_context io;
     tcp::socket s(io);
@@ -180,10 +187,10 @@ TEST_CASE("random and mutated frames never take the server down", "[protocol][se
   // Whatever got through, the server still answers a well-formed client (once it has
   // seen the close of a mutated hello that passed, which it handles asynchronously).
   for (int k = 0; k < 2; ++k) {
-    auto answer = hello(port, {kProtocolVersion, "", k, "t0ken"});
+    auto answer = hello(port, {kProtocolVersion, "", k, token(k)});
     for (int retry = 0; retry < 50 && answer.second.find("already connected") != std::string::npos; ++retry) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      answer = hello(port, {kProtocolVersion, "", k, "t0ken"});
+      answer = hello(port, {kProtocolVersion, "", k, token(k)});
     }
     CHECK(answer.first == MsgType::Welcome);
   }
@@ -221,7 +228,7 @@ TEST_CASE("answers to an earlier step are ignored, the step goes on with the rig
     asio::io_context io;
     tcp::socket s(io);
     s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
-    hello(s, {kProtocolVersion, "", 0, "t0ken"});
+    hello(s, {kProtocolVersion, "", 0, token(0)});
     asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
     const StepRequest r = decode_step_request(read_frame(s).payload);
     const auto labels = at::tensor(std::vector<std::int64_t>(std::size_t(r.count), 1), at::kLong);
@@ -239,11 +246,13 @@ TEST_CASE("answers to an earlier step are ignored, the step goes on with the rig
   RemoteOptions ro;
   ro.step_timeout_s = 10;
   ro.activation_shape = {32, 14, 14};
-  RemoteSteps remote(server, trainer, ro, [](std::int64_t) { FAIL("no client may be dropped"); },
-                     [&](const std::string& line) {
-                       std::lock_guard lock(log_mutex);
-                       log.push_back(line);
-                     });
+  RemoteHooks hooks;
+  hooks.drop = [](std::int64_t) { FAIL("no client may be dropped"); };
+  hooks.log = [&](const std::string& line) {
+    std::lock_guard lock(log_mutex);
+    log.push_back(line);
+  };
+  RemoteSteps remote(server, trainer, ro, hooks);
   const auto before = trainer.client_state()[0].clone();
   PlannedStep step;
   step.step = 5;

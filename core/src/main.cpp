@@ -59,13 +59,20 @@ int main(int argc, char** argv) {
   auto* client_cmd = app.add_subcommand("client", "run one PSL client against a server");
   client_cmd->add_option("--connect", client.connect, "the server's HOST:PORT")->required();
   client_cmd->add_option("--id", client.id, "this client's id, 0..K-1")->required()->check(CLI::NonNegativeNumber);
-  client_cmd->add_option("--token-file", client.token_file, "file holding the server's token");
+  client_cmd->add_option("--token-file", client.token_file, "file holding this client's token (server's tokens/client-K.token)");
+  client_cmd->add_option("--read-timeout", client.read_timeout_s,
+                         "seconds without a frame from the server before the connection counts as lost (default 60)");
+  client_cmd->add_option("--tls-ca", client.tls.ca, "connect with TLS; the CA file that signed the server's certificate");
+  client_cmd->add_option("--tls-cert", client.tls.cert, "this client's certificate (PEM), if the server asks for one");
+  client_cmd->add_option("--tls-key", client.tls.key, "its private key (PEM)");
   client_cmd->add_option("--connect-timeout", client.connect_timeout_s,
                          "seconds to keep trying to (re)connect (default 60)");
   client_cmd->add_option("--threads", client.threads, "torch threads (default 1)");
   client_cmd->add_flag("--quiet", client.quiet, "no progress output");
   client_cmd->add_option("--exit-after-steps", client.exit_after_steps,
                          "fault injection: disconnect without a word at the step after N");
+  client_cmd->add_option("--exit-at-gradient", client.exit_at_gradient,
+                         "fault injection: disconnect without a word on the gradient of the N-th step");
   client_cmd->add_option("--exit-with-parent", client.parent_pid,
                          "end when process PID ends (psl run passes its own, so its clients never outlive it)");
 

@@ -52,11 +52,24 @@ const std::vector<ParamSpec>& transport_params() {
       param_string("type", "simulated", "simulated: virtual clock in one process; tcp: real client processes")
           .one_of({"simulated", "tcp"}),
       param_string("listen", "127.0.0.1:0", "tcp: HOST:PORT the server listens on (port 0: any free port)"),
-      param_string("token_file", "", "tcp: file holding the shared secret clients must present"),
+      param_string("token_file", "",
+                   "tcp: file holding the master secret; client k presents the token derived from it for k (written "
+                   "to RUN/tokens/client-k.token). Empty: a random one in RUN/token"),
       param_string("on_client_loss", "abort", "tcp: what a lost client does to the run")
           .one_of({"wait", "drop", "abort"}),
       param_float("handshake_timeout_s", 10.0, "tcp: seconds a new connection has to authenticate").at_least(0),
       param_float("step_timeout_s", 60.0, "tcp: seconds a client has to answer a step").at_least(0),
+      param_float("ready_timeout_s", 300.0, "tcp: seconds a client has from its handshake to loading its data (Ready)")
+          .at_least(0),
+      param_float("max_client_value", 1e6,
+                  "tcp: largest absolute value accepted in a client's activations and gradients (a guard against "
+                  "garbage, not a defence against a clever attacker)")
+          .at_least(0),
+      param_bool("tls", false, "tcp: TLS 1.3 between server and clients (docs/deployment.md)"),
+      param_string("tls_cert", "", "tcp: the server's certificate (PEM); empty with tls: psl makes a CA and certificates in RUN/tls"),
+      param_string("tls_key", "", "tcp: the server certificate's private key (PEM)"),
+      param_string("tls_ca", "", "tcp: CA whose certificates clients must present (mutual TLS; a certificate names its client: CN psl-client-K)"),
+      param_bool("insecure", false, "tcp: allow plain TCP on an address other than loopback (the token, labels and activations cross in clear)"),
   };
   return specs;
 }

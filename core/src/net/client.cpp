@@ -8,7 +8,7 @@
 #include <array>
 #include <csignal>
 #include <cstdlib>
-#include <boost/asio.hpp>
+#include <boost/system/system_error.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +17,7 @@
 
 #include "coordinator.hpp"
 #include "manifest.hpp"
+#include "net/client_connection.hpp"
 #include "net/wire.hpp"
 #include "process_settings.hpp"
 #include "psl/api/dataset.hpp"
@@ -25,28 +26,7 @@
 
 namespace psl::net {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-
 namespace {
-
-struct Connection {
-  asio::io_context io;
-  tcp::socket socket{io};
-
-  void write(MsgType type, const std::vector<std::uint8_t>& payload) {
-    const auto header = encode_header(type, std::uint32_t(payload.size()));
-    asio::write(socket, std::array{asio::buffer(header), asio::buffer(payload)});
-  }
-  std::pair<MsgType, std::vector<std::uint8_t>> read() {
-    std::array<std::uint8_t, kHeaderBytes> header{};
-    asio::read(socket, asio::buffer(header));
-    const auto h = decode_header(header.data());
-    std::vector<std::uint8_t> payload(h.length);
-    asio::read(socket, asio::buffer(payload));
-    return {h.type, std::move(payload)};
-  }
-};
 
 std::string read_token(const std::string& file) {
   if (file.empty()) return "";
@@ -79,16 +59,16 @@ class Client {
     auto deadline = std::chrono::steady_clock::now() + patience;
     std::string last_error = "no attempt";
     while (std::chrono::steady_clock::now() < deadline) {
-      Connection c;
+      std::optional<ClientConnection> c;
       try {
-        connect(c);
+        c.emplace(o_.connect, o_.tls, o_.read_timeout_s);
       } catch (const boost::system::system_error& e) {
         last_error = e.what();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
       try {
-        if (const auto status = serve(c)) return *status;
+        if (const auto status = serve(*c)) return *status;
       } catch (const boost::system::system_error& e) {
         last_error = fmt::format("connection lost: {}", e.what());
         say(last_error + "; reconnecting");
@@ -101,16 +81,8 @@ class Client {
   }
 
  private:
-  void connect(Connection& c) {
-    const auto colon = o_.connect.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument(fmt::format("'{}' is not HOST:PORT", o_.connect));
-    tcp::resolver resolver(c.io);
-    asio::connect(c.socket, resolver.resolve(o_.connect.substr(0, colon), o_.connect.substr(colon + 1)));
-    c.socket.set_option(tcp::no_delay(true));
-  }
-
   // Returns an exit status when the run is over for this client; throws on a lost connection.
-  std::optional<int> serve(Connection& c) {
+  std::optional<int> serve(ClientConnection& c) {
     Hello hello;
     hello.client = o_.id;
     hello.token = token_;
@@ -131,7 +103,8 @@ class Client {
       auto [t, p] = c.read();
       switch (t) {
         case MsgType::StepRequest: {
-          if (o_.exit_after_steps > 0 && ++steps_answered_ > o_.exit_after_steps) {
+          ++steps_answered_;
+          if (o_.exit_after_steps > 0 && steps_answered_ > o_.exit_after_steps) {
             say(fmt::format("exiting after {} steps, as asked (--exit-after-steps)", o_.exit_after_steps));
             std::_Exit(3);
           }
@@ -144,6 +117,10 @@ class Client {
           break;
         }
         case MsgType::Gradient: {
+          if (o_.exit_at_gradient > 0 && steps_answered_ >= o_.exit_at_gradient) {
+            say(fmt::format("exiting on the gradient of step {}, as asked (--exit-at-gradient)", steps_answered_));
+            std::_Exit(3);
+          }
           const Gradient g = decode_gradient(p);
           if (g.step != pending_step) throw ProtocolError(fmt::format("gradient for step {}, expected {}", g.step, pending_step));
           for (auto& param : side_->model->parameters()) param.mutable_grad() = at::Tensor();

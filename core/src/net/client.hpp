@@ -7,16 +7,21 @@
 #include <cstdint>
 #include <string>
 
+#include "net/tls_files.hpp"
+
 namespace psl::net {
 
 struct ClientOptions {
   std::string connect;            // HOST:PORT
   std::int64_t id = 0;
-  std::string token_file;         // holds the shared token; empty: no token
+  std::string token_file;         // holds this client's token (the server's tokens/client-K.token)
   double connect_timeout_s = 60;  // keep trying (also after a lost connection) this long
+  double read_timeout_s = 60;     // no frame for this long: the connection counts as lost
+  TlsFiles tls;                   // ca set: TLS, verifying the server; cert and key: mutual TLS
   std::int64_t threads = 1;
   bool quiet = false;
   std::int64_t exit_after_steps = 0;  // fault injection for tests: vanish at the step after N
+  std::int64_t exit_at_gradient = 0;  // ... or on receiving the gradient of its N-th step
   std::int64_t parent_pid = 0;        // > 0: end when this process ends (clients psl run starts)
 };
 

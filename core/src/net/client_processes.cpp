@@ -1,43 +1,49 @@
 #include "net/client_processes.hpp"
 
-#include <fmt/format.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <csignal>
-#include <random>
 #include <thread>
 
 #include "spawn_psl.hpp"
 
 namespace psl::net {
 
-void ClientProcesses::spawn(const std::vector<std::string>& args) {
-  pids_.push_back(spawn_psl(args));
+void ClientProcesses::spawn(std::int64_t id, std::vector<std::string> args) {
+  const pid_t pid = spawn_psl(args);
+  children_[id] = Child{pid, std::move(args), 0};
+}
+
+bool ClientProcesses::restart_if_ended(std::int64_t id, int max_restarts) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second.pid < 0) return false;
+  auto& child = it->second;
+  int status;
+  if (waitpid(child.pid, &status, WNOHANG) == 0) return false;  // still running
+  child.pid = -1;
+  if (child.restarts >= max_restarts) return false;
+  ++child.restarts;
+  child.pid = spawn_psl(child.args);
+  return true;
 }
 
 void ClientProcesses::stop(double grace_s) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::duration<double>(grace_s);
-  for (pid_t pid : pids_) {
+  for (auto& [id, child] : children_) {
+    if (child.pid < 0) continue;
     int status;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
+    while (waitpid(child.pid, &status, WNOHANG) == 0) {
       if (Clock::now() > deadline) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        kill(child.pid, SIGKILL);
+        waitpid(child.pid, &status, 0);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  pids_.clear();
-}
-
-std::string random_token() {
-  std::random_device rd;
-  std::string token;
-  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", rd());
-  return token;
+  children_.clear();
 }
 
 }  // namespace psl::net

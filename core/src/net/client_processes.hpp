@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,16 +13,22 @@ namespace psl::net {
 class ClientProcesses {
  public:
   ~ClientProcesses() { stop(5.0); }
-  // Starts `psl ARGS...` (argv[0] included in args); throws std::runtime_error.
-  void spawn(const std::vector<std::string>& args);
+  // Starts `psl ARGS...` (argv[0] included in args) as client `id`; throws std::runtime_error.
+  void spawn(std::int64_t id, std::vector<std::string> args);
+  // Starts client `id` again if its process has ended (crashed, killed): what
+  // on_client_loss = "wait" waits for. False if it still runs, was not started here, or
+  // has been restarted `max_restarts` times already.
+  bool restart_if_ended(std::int64_t id, int max_restarts = 3);
   // Waits for them to exit (they do on Shutdown); kills what is left after the grace time.
   void stop(double grace_s);
 
  private:
-  std::vector<pid_t> pids_;
+  struct Child {
+    pid_t pid = -1;
+    std::vector<std::string> args;
+    int restarts = 0;
+  };
+  std::map<std::int64_t, Child> children_;
 };
-
-// 128 random bits as hex, for a run without a token file.
-std::string random_token();
 
 }  // namespace psl::net

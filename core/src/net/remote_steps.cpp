@@ -10,9 +10,20 @@
 
 namespace psl::net {
 
-RemoteSteps::RemoteSteps(TcpServer& server, Trainer& trainer, RemoteOptions options,
-                         std::function<void(std::int64_t)> drop, std::function<void(const std::string&)> log)
-    : server_(server), trainer_(trainer), options_(std::move(options)), drop_(std::move(drop)), log_(std::move(log)) {}
+RemoteSteps::RemoteSteps(TcpServer& server, Trainer& trainer, RemoteOptions options, RemoteHooks hooks)
+    : server_(server), trainer_(trainer), options_(std::move(options)), hooks_(std::move(hooks)) {}
+
+namespace {
+// Every value a client sends is finite and within the bound: one client's garbage must
+// never reach the shared weights (nor be blamed on the next client to send activations).
+std::string out_of_bounds(const at::Tensor& t, double bound, const std::string& what) {
+  if (t.numel() == 0) return "";
+  if (!at::isfinite(t).all().item<bool>()) return what + " that are not finite";
+  const double largest = t.abs().max().item<double>();
+  if (largest > bound) return fmt::format("{} with a value of {:g} (transport.max_client_value = {:g})", what, largest, bound);
+  return "";
+}
+}  // namespace
 
 void RemoteSteps::request(const PlannedStep& step, std::size_t i) {
   StepRequest r{step.step, step.epoch, step.offsets[i], step.takes[i].count, trainer_.client_state()};
@@ -23,17 +34,18 @@ bool RemoteSteps::handle_loss(const PlannedStep& step, std::size_t i, const std:
   const std::int64_t k = step.takes[i].client;
   const std::string& policy = options_.on_client_loss;
   if (policy == "drop") {
-    log_(fmt::format("client {} lost at step {} ({}); on_client_loss = drop: its remaining samples leave the run",
+    hooks_.log(fmt::format("client {} lost at step {} ({}); on_client_loss = drop: its remaining samples leave the run",
                      k, step.step, why));
-    drop_(k);
+    hooks_.drop(k);
     ++dropped_;
     return false;
   }
   if (policy == "wait") {
-    log_(fmt::format("client {} lost at step {} ({}); on_client_loss = wait: waiting up to {} s for it to reconnect",
+    if (hooks_.restart) hooks_.restart(k);
+    hooks_.log(fmt::format("client {} lost at step {} ({}); on_client_loss = wait: waiting up to {} s for it to reconnect",
                      k, step.step, why, options_.step_timeout_s));
     if (server_.wait_connected(k, options_.step_timeout_s)) {
-      log_(fmt::format("client {} is back; step {} goes on", k, step.step));
+      hooks_.log(fmt::format("client {} is back; step {} goes on", k, step.step));
       return true;
     }
     throw ClientLost(fmt::format("client {} did not reconnect within {} s (on_client_loss = wait)", k,
@@ -52,17 +64,22 @@ bool RemoteSteps::await(const PlannedStep& step, std::size_t i, MsgType type, Fr
       std::int64_t frame_step = step.step;
       if (out.payload.size() >= 8) std::memcpy(&frame_step, out.payload.data(), 8);
       if (out.type == type && frame_step >= step.step) return true;
-      log_(fmt::format("client {}: {} for step {} while waiting for {} of step {}; ignored", k, to_string(out.type),
+      hooks_.log(fmt::format("client {}: {} for step {} while waiting for {} of step {}; ignored", k, to_string(out.type),
                        frame_step, to_string(type), step.step));
       continue;
     }
     const std::string why = result == TcpServer::Result::Lost ? "disconnected"
                                                               : fmt::format("no answer within {} s", options_.step_timeout_s);
     if (!handle_loss(step, i, why)) return false;
-    // Reconnected ("wait"). Its gradient round is lost; for activations the step starts
-    // over for it, since clients keep no state between requests.
-    if (type == MsgType::ClientGrads) return false;
+    // Back ("wait"). A client keeps nothing between connections, so its part of the step
+    // starts over: the same request (the client part's weights have not moved yet) and,
+    // in the gradient round, its activations once more and the same gradient.
     request(step, i);
+    if (type == MsgType::ClientGrads) {
+      Frame again;
+      if (!await(step, i, MsgType::Activations, again)) return false;
+      server_.send(k, MsgType::Gradient, encode(Gradient{step.step, gradients_[i]}));
+    }
   }
 }
 
@@ -88,7 +105,7 @@ double seconds_since(Clock::time_point& t) {
 double RemoteSteps::step(const PlannedStep& step) {
   auto phase_start = Clock::now();
   const std::size_t n = step.takes.size();
-  gone_.assign(n, 0);
+  gradients_.assign(n, at::Tensor());
   for (std::size_t i = 0; i < n; ++i) request(step, i);
 
   std::vector<at::Tensor> acts;
@@ -111,8 +128,8 @@ double RemoteSteps::step(const PlannedStep& step) {
       else if (a.labels.numel() && (a.labels.min().item<std::int64_t>() < 0 ||
                                     a.labels.max().item<std::int64_t>() >= options_.num_classes))
         problem = "labels out of range";
-      else if (!at::isfinite(a.activations).all().item<bool>())
-        problem = "activations that are not finite";
+      else
+        problem = out_of_bounds(a.activations, options_.max_value, "activations");
     } catch (const ProtocolError& e) {
       problem = e.what();
     }
@@ -130,8 +147,10 @@ double RemoteSteps::step(const PlannedStep& step) {
   std::vector<at::Tensor> grads;
   const double loss = trainer_.server_step(acts, at::cat(labels), grads);
   phases_.server += seconds_since(phase_start);
-  for (std::size_t j = 0; j < present.size(); ++j)
+  for (std::size_t j = 0; j < present.size(); ++j) {
+    gradients_[present[j]] = grads[j];
     server_.send(step.takes[present[j]].client, MsgType::Gradient, encode(Gradient{step.step, grads[j]}));
+  }
 
   const auto shapes = trainer_.client_gradient_shapes();
   std::vector<std::vector<at::Tensor>> client_grads;
@@ -147,6 +166,8 @@ double RemoteSteps::step(const PlannedStep& step) {
       for (std::size_t p = 0; problem.empty() && p < shapes.size(); ++p)
         if (g.grads[p].scalar_type() != at::kFloat || g.grads[p].sizes().vec() != shapes[p])
           problem = fmt::format("gradient {} of shape [{}], expected [{}]", p, fmt::join(g.grads[p].sizes(), ", "), fmt::join(shapes[p], ", "));
+      for (std::size_t p = 0; problem.empty() && p < shapes.size(); ++p)
+        problem = out_of_bounds(g.grads[p], options_.max_value, fmt::format("gradient {}", p));
     } catch (const ProtocolError& e) {
       problem = e.what();
     }

@@ -16,6 +16,7 @@ namespace psl::net {
 struct RemoteOptions {
   std::string on_client_loss = "abort";  // wait | drop | abort
   double step_timeout_s = 60;
+  double max_value = 1e6;  // bound on every value a client sends (activations, gradients)
   std::vector<std::int64_t> activation_shape;  // one sample's, e.g. {32, 14, 14}
   std::int64_t num_classes = 10;
 };
@@ -24,11 +25,15 @@ class ClientLost : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+struct RemoteHooks {
+  std::function<void(std::int64_t)> drop;     // client k leaves the run (on_client_loss = "drop")
+  std::function<void(std::int64_t)> restart;  // "wait": start client k again if its process died
+  std::function<void(const std::string&)> log;
+};
+
 class RemoteSteps {
  public:
-  // drop(k) is called when a client is dropped under on_client_loss = "drop".
-  RemoteSteps(TcpServer& server, Trainer& trainer, RemoteOptions options, std::function<void(std::int64_t)> drop,
-              std::function<void(const std::string&)> log);
+  RemoteSteps(TcpServer& server, Trainer& trainer, RemoteOptions options, RemoteHooks hooks);
 
   // Runs the step; returns its loss (NaN if every client of the step was lost).
   // Throws ClientLost under "abort" (or "wait" past the timeout).
@@ -46,8 +51,9 @@ class RemoteSteps {
 
  private:
   void request(const PlannedStep& step, std::size_t i);
-  // The next frame of `type` for this step from the client, checked; false if the
-  // client was lost and the policy says go on without it.
+  // The next frame of `type` for this step from the client; false if the client was
+  // lost and the policy says go on without it. A client that comes back ("wait") is
+  // taken through its part of the step again, so that none of it is lost or changed.
   bool await(const PlannedStep& step, std::size_t i, MsgType type, Frame& out);
   bool handle_loss(const PlannedStep& step, std::size_t i, const std::string& why);
   // Wrong content from a client: drops it (on_client_loss = "drop") or throws ClientLost.
@@ -56,9 +62,8 @@ class RemoteSteps {
   TcpServer& server_;
   Trainer& trainer_;
   RemoteOptions options_;
-  std::function<void(std::int64_t)> drop_;
-  std::function<void(const std::string&)> log_;
-  std::vector<char> gone_;
+  RemoteHooks hooks_;
+  std::vector<at::Tensor> gradients_;  // per take: the gradient of its activations, for a redo
   std::int64_t dropped_ = 0;
   PhaseSeconds phases_;
 };

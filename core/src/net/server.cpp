@@ -4,6 +4,7 @@
 
 #include <array>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -12,9 +13,13 @@
 #include <mutex>
 #include <thread>
 
+#include "net/tls.hpp"
+#include "net/tokens.hpp"
+
 namespace psl::net {
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -25,6 +30,14 @@ std::pair<std::string, std::string> split_host_port(const std::string& address) 
   if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return {host, address.substr(colon + 1)};
 }
+
+std::chrono::steady_clock::duration seconds(double s) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+
+// Payloads are read in pieces of this size, so memory grows with the bytes that arrive,
+// not with the length a header announces.
+constexpr std::size_t kReadChunk = 1u << 20;
 }  // namespace
 
 struct OutgoingFrame {
@@ -41,52 +54,93 @@ struct Mailbox {
 struct TcpServer::Impl {
   struct Session : std::enable_shared_from_this<Session> {
     Session(Impl& server, tcp::socket socket, std::uint64_t id)
-        : server(server), socket(std::move(socket)), timer(server.io), id(id) {
+        : server(server), stream(std::move(socket), server.tls_context), timer(server.io), id(id) {
       boost::system::error_code ec;
-      auto ep = this->socket.remote_endpoint(ec);
+      auto ep = stream.next_layer().remote_endpoint(ec);
       peer = ec ? "unknown peer" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     }
 
+    tcp::socket& socket() { return stream.next_layer(); }
+
+    // The same reads and writes over TLS or plain TCP.
+    template <class Buffers, class Handler>
+    void read(const Buffers& buffers, Handler&& handler) {
+      if (server.options.tls) asio::async_read(stream, buffers, std::forward<Handler>(handler));
+      else asio::async_read(socket(), buffers, std::forward<Handler>(handler));
+    }
+    template <class Buffers, class Handler>
+    void write(const Buffers& buffers, Handler&& handler) {
+      if (server.options.tls) asio::async_write(stream, buffers, std::forward<Handler>(handler));
+      else asio::async_write(socket(), buffers, std::forward<Handler>(handler));
+    }
+
     void start() {
-      timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::duration<double>(server.options.handshake_timeout_s)));
-      timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (!ec && self->client < 0) self->close("no handshake within the timeout");
+      arm_timer(server.options.handshake_timeout_s, "no handshake within the timeout");
+      if (!server.options.tls) return read_header();
+      stream.async_handshake(ssl::stream_base::server, [self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec) {
+          const std::string error = ec.message();
+          return self->close(fmt::format("TLS handshake failed: {}{}", error, tls_failure_hint(error)));
+        }
+        self->read_header();
       });
-      read_header();
+    }
+
+    void arm_timer(double timeout_s, std::string reason) {
+      timer.expires_after(seconds(timeout_s));
+      timer.async_wait([self = shared_from_this(), reason = std::move(reason)](const boost::system::error_code& ec) {
+        if (!ec) self->close(reason);
+      });
     }
 
     void read_header() {
-      asio::async_read(socket, asio::buffer(header), [self = shared_from_this()](auto ec, std::size_t) {
+      read(asio::buffer(header), [self = shared_from_this()](auto ec, std::size_t) {
         if (ec) return self->close(ec == asio::error::eof ? "disconnected" : ec.message());
         try {
-          const auto h = decode_header(self->header.data(), self->server.options.max_frame_bytes);
+          // Before it has authenticated a peer may send one small frame, nothing more.
+          const auto limit = self->client < 0 ? self->server.options.max_handshake_bytes : self->server.options.max_frame_bytes;
+          const auto h = decode_header(self->header.data(), limit);
           self->frame.type = h.type;
-          self->frame.payload.assign(h.length, 0);
+          self->frame.payload.clear();
+          self->expected = h.length;
           self->read_payload();
         } catch (const ProtocolError& e) {
-          self->close(e.what());
+          std::string why = e.what();
+          if (self->header[0] == 0x16 && self->header[1] == 0x03) why += " (a TLS client? this server runs plain TCP)";
+          self->close(why);
         }
       });
     }
 
     void read_payload() {
-      asio::async_read(socket, asio::buffer(frame.payload), [self = shared_from_this()](auto ec, std::size_t) {
+      const std::size_t have = frame.payload.size();
+      if (have == expected) return deliver_frame();
+      const std::size_t chunk = std::min(kReadChunk, expected - have);
+      frame.payload.resize(have + chunk);
+      read(asio::buffer(frame.payload.data() + have, chunk), [self = shared_from_this()](auto ec, std::size_t) {
         if (ec) return self->close(ec == asio::error::eof ? "disconnected mid-frame" : ec.message());
-        try {
-          self->handle(std::move(self->frame));
-        } catch (const ProtocolError& e) {
-          return self->close(e.what());
-        }
-        self->frame = Frame{};
-        if (self->socket.is_open()) self->read_header();
+        self->read_payload();
       });
+    }
+
+    void deliver_frame() {
+      try {
+        handle(std::move(frame));
+      } catch (const ProtocolError& e) {
+        return close(e.what());
+      }
+      frame = Frame{};
+      if (socket().is_open()) read_header();
     }
 
     void handle(Frame f) {
       if (client < 0) return handshake(f);
       if (f.type == MsgType::Heartbeat) return;
-      if (f.type == MsgType::Ready) return server.mark_ready(client, id);
+      if (f.type == MsgType::Ready) {
+        ready = true;
+        timer.cancel();
+        return server.mark_ready(client, id);
+      }
       if (f.type == MsgType::Error) return close("client reported: " + decode_text(f.payload));
       if (f.type != MsgType::Activations && f.type != MsgType::ClientGrads)
         throw ProtocolError(fmt::format("unexpected {} frame from a client", to_string(f.type)));
@@ -99,13 +153,19 @@ struct TcpServer::Impl {
       std::string refusal;
       if (h.version != kProtocolVersion)
         refusal = fmt::format("protocol version {} is not supported (server speaks {})", h.version, kProtocolVersion);
-      else if (!same_secret(h.token, server.options.token))
-        refusal = "wrong token";
-      else if (!h.run_id.empty() && h.run_id != server.options.run_id)
-        refusal = fmt::format("run id {} is not this run ({})", h.run_id, server.options.run_id);
       else if (h.client < 0 || h.client >= server.options.num_clients)
         refusal = fmt::format("client id {} is out of range [0, {})", h.client, server.options.num_clients);
-      else if (!server.attach(h.client, id))
+      else if (!same_secret(h.token, client_token(server.options.token, h.client)))
+        refusal = fmt::format("wrong token for client {}", h.client);
+      else if (!h.run_id.empty() && h.run_id != server.options.run_id)
+        refusal = fmt::format("run id {} is not this run ({})", h.run_id, server.options.run_id);
+      else if (server.options.tls && !server.options.tls_files.ca.empty()) {
+        // Mutual TLS: the certificate names the one client id it may act as.
+        const auto name = peer_common_name(stream.native_handle());
+        if (name != client_common_name(h.client))
+          refusal = fmt::format("the client certificate is for '{}', not for client {}", name, h.client);
+      }
+      if (refusal.empty() && !server.attach(h.client, id))
         refusal = fmt::format("client {} is already connected", h.client);
       if (!refusal.empty()) {
         send(MsgType::Reject, encode_text(MsgType::Reject, refusal));
@@ -114,8 +174,10 @@ struct TcpServer::Impl {
         return;
       }
       client = h.client;
-      timer.cancel();
-      server.log(fmt::format("client {} connected from {}", client, peer));
+      server.authenticated(*this);
+      arm_timer(server.options.ready_timeout_s,
+                fmt::format("did not say Ready within {} s of its handshake", server.options.ready_timeout_s));
+      server.log(fmt::format("client {} connected from {}{}", client, peer, server.options.tls ? " (TLS)" : ""));
       send(MsgType::Welcome, encode_text(MsgType::Welcome, server.options.manifest_text));
     }
 
@@ -130,10 +192,10 @@ struct TcpServer::Impl {
     }
 
     void write_next() {
-      if (queue.empty() || !socket.is_open()) return;
+      if (queue.empty() || !socket().is_open()) return;
       const auto& f = *queue.front();
       const std::array buffers{asio::buffer(f.header), asio::buffer(f.payload)};
-      asio::async_write(socket, buffers, [self = shared_from_this()](auto ec, std::size_t) {
+      write(buffers, [self = shared_from_this()](auto ec, std::size_t) {
         if (ec) return self->close("write failed: " + ec.message());
         self->queue.pop_front();
         if (self->queue.empty() && self->closing) return self->close(self->close_reason);
@@ -148,30 +210,40 @@ struct TcpServer::Impl {
         close_reason = reason;
         return;
       }
-      if (!socket.is_open()) return;
+      if (!socket().is_open()) return;
       boost::system::error_code ignored;
-      socket.shutdown(tcp::socket::shutdown_both, ignored);
-      socket.close(ignored);
+      socket().shutdown(tcp::socket::shutdown_both, ignored);
+      socket().close(ignored);
       timer.cancel();
       server.log(client >= 0 ? fmt::format("client {} ({}): connection closed: {}", client, peer, reason)
                              : fmt::format("{}: connection closed: {}", peer, reason));
+      server.closed(*this);
       if (client >= 0) server.detach(client, id);
     }
 
     Impl& server;
-    tcp::socket socket;
+    ssl::stream<tcp::socket> stream;
     asio::steady_timer timer;
     std::uint64_t id;
     std::int64_t client = -1;
+    bool ready = false;
+    bool counted_unauthenticated = true;
     std::string peer;
     std::array<std::uint8_t, kHeaderBytes> header{};
     Frame frame;
+    std::size_t expected = 0;
     std::deque<std::shared_ptr<OutgoingFrame>> queue;
     bool closing = false;
     std::string close_reason;
   };
 
-  explicit Impl(ServerOptions o) : options(std::move(o)), acceptor(io), mailboxes(std::size_t(options.num_clients)) {
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)),
+        tls_context(options.tls ? server_tls_context(options.tls_files) : ssl::context(ssl::context::tls_server)),
+        acceptor(io),
+        accept_retry(io),
+        heartbeat(io),
+        mailboxes(std::size_t(options.num_clients)) {
     auto [host, port] = split_host_port(options.listen);
     tcp::resolver resolver(io);
     boost::system::error_code ec;
@@ -185,6 +257,7 @@ struct TcpServer::Impl {
     if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", options.listen, ec.message()));
     acceptor.listen();
     accept();
+    beat();
     thread = std::thread([this] { io.run(); });
   }
 
@@ -201,15 +274,58 @@ struct TcpServer::Impl {
 
   void accept() {
     acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-      if (ec) return;  // closed
+      if (!acceptor.is_open()) return;  // the server stops
+      if (ec) {
+        // Out of file descriptors, or a transient network error: say so and try again
+        // later, so that one bad moment never stops the server from accepting for good.
+        log(fmt::format("accepting a connection failed: {}; retrying in {} ms", ec.message(), accept_backoff_ms));
+        accept_retry.expires_after(std::chrono::milliseconds(accept_backoff_ms));
+        accept_backoff_ms = std::min(accept_backoff_ms * 2, 2000);
+        accept_retry.async_wait([this](const boost::system::error_code& e) {
+          if (!e) accept();
+        });
+        return;
+      }
+      accept_backoff_ms = 50;
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      if (unauthenticated >= options.max_unauthenticated) {
+        log(fmt::format("{} connections have not authenticated yet; a new one is closed", unauthenticated));
+        socket.close(ignored);
+        return accept();
+      }
       auto s = std::make_shared<Session>(*this, std::move(socket), ++next_session);
       sessions[s->id] = s;
+      ++unauthenticated;
       s->start();
       accept();
     });
   }
+
+  // Sessions idle for a step (waiting for others, an evaluation) still hear from the
+  // server, so a client can tell a slow run from a dead server by its read timeout.
+  void beat() {
+    heartbeat.expires_after(seconds(options.heartbeat_s));
+    heartbeat.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      for (auto it = sessions.begin(); it != sessions.end();) {
+        auto s = it->second.lock();
+        if (!s) {
+          it = sessions.erase(it);
+          continue;
+        }
+        if (s->client >= 0 && s->socket().is_open() && s->queue.empty()) s->send(MsgType::Heartbeat, {});
+        ++it;
+      }
+      beat();
+    });
+  }
+
+  // Network thread: a session's count of the unauthenticated ends once.
+  void authenticated(Session& s) {
+    if (std::exchange(s.counted_unauthenticated, false)) --unauthenticated;
+  }
+  void closed(Session& s) { authenticated(s); }
 
   bool attach(std::int64_t client, std::uint64_t session) {
     std::lock_guard lock(mutex);
@@ -247,7 +363,6 @@ struct TcpServer::Impl {
       std::lock_guard lock(mutex);
       id = mailboxes[std::size_t(client)].session;
     }
-    std::shared_ptr<Session> s;
     // sessions is only touched on the network thread; look it up there.
     std::promise<std::shared_ptr<Session>> found;
     auto result = found.get_future();
@@ -263,7 +378,12 @@ struct TcpServer::Impl {
 
   ServerOptions options;
   asio::io_context io;
+  ssl::context tls_context;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  asio::steady_timer heartbeat;
+  int accept_backoff_ms = 50;
+  int unauthenticated = 0;  // network thread only
   std::thread thread;
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions;  // network thread only
   std::uint64_t next_session = 0;
@@ -328,7 +448,7 @@ void TcpServer::shutdown_all(const std::string& reason) {
   auto finished = done.get_future();
   asio::post(impl_->io, [&] {
     for (auto& [id, weak] : impl_->sessions)
-      if (auto s = weak.lock(); s && s->client >= 0 && s->socket.is_open()) {
+      if (auto s = weak.lock(); s && s->client >= 0 && s->socket().is_open()) {
         s->send(MsgType::Shutdown, encode_text(MsgType::Shutdown, reason));
         asio::post(impl_->io, [s] { s->close("run finished", true); });
       }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "net/tls_files.hpp"
 #include "net/wire.hpp"
 
 namespace psl::net {
@@ -21,12 +22,20 @@ struct Frame {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
-  std::string token;                   // clients must present it
+  std::string token;                   // master secret: client k presents client_token(token, k)
   std::string run_id;                  // clients that name another run are refused
   std::string manifest_text;           // sent to each client in Welcome
   std::int64_t num_clients = 0;
-  double handshake_timeout_s = 10;
+  double handshake_timeout_s = 10;     // to finish TLS and Hello
+  double ready_timeout_s = 300;        // from Welcome to Ready (the client loads its data)
+  double heartbeat_s = 5;              // idle clients hear from the server this often
   std::uint32_t max_frame_bytes = kMaxFrameBytes;
+  // What a peer that has not authenticated may cost: one small frame, and a share of
+  // the connections.
+  std::uint32_t max_handshake_bytes = 16u << 10;
+  int max_unauthenticated = 64;
+  bool tls = false;  // TLS 1.3 with tls_files (a CA in them: clients need certificates)
+  TlsFiles tls_files;
   std::function<void(const std::string&)> log;  // one line per event worth knowing
 };
 
