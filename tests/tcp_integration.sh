@@ -53,6 +53,23 @@ awk '/"remote_phase_s"/ {inside = 1; next}
      /"train_wall_time_s"/ { gsub(/,/, ""); train = $2 }
      END { exit !(n == 3 && sum <= train) }' "$work/tcp/summary.json" || fail "summary.json lacks a sound remote_phase_s"
 
+same_numbers() {  # step, epoch, loss, batch size, test accuracy and loss of two runs
+  diff <(cut -d, -f1,2,5,6,12,13 "$1/metrics.csv") <(cut -d, -f1,2,5,6,12,13 "$2/metrics.csv")
+}
+
+echo "== TLS (ephemeral CA, mutual TLS): the same numbers as the simulated run"
+"$psl" run "$work/m.toml" --set transport.tls=true --out "$work/tls" --quiet
+same_numbers "$work/tls" "$work/sim" || fail "TCP over TLS and simulated metrics differ"
+[ -s "$work/tls/tls/ca.pem" ] && [ -s "$work/tls/tls/client-3.key" ] || fail "no ephemeral certificates in tls/"
+
+echo "== token files and keys are created readable by their owner only"
+strace -f -e trace=openat -o "$work/strace.txt" "$psl" run "$work/m.toml" --set transport.tls=true \
+  --set training.max_steps=1 --out "$work/perm" --quiet >/dev/null
+secrets=$(grep -E '(token|\.key)\.tmp' "$work/strace.txt" | grep O_CREAT || true)
+[ -n "$secrets" ] || fail "strace saw no secret file created"
+echo "$secrets" | grep -v ', 0600)' && fail "a secret file was created with wider permissions"
+[ "$(stat -c %a "$work/perm/token")" = 600 ] || fail "token is $(stat -c %a "$work/perm/token")"
+
 # Starts `psl serve` with a policy; client 2 vanishes at its 4th step.
 serve() {
   local policy=$1 dir=$work/$1
@@ -93,6 +110,36 @@ wait "$vanishing" || true
 wait "$server" || fail "wait: the server failed"
 [ "$(summary wait status)" = '"complete"' ] || fail "wait: status $(summary wait status)"
 [ "$(summary wait train_samples)" = 800 ] || fail "wait: train_samples $(summary wait train_samples)"
+same_numbers "$work/wait" "$work/sim" || fail "wait: a client lost at the activations changed the numbers"
+
+echo "== on_client_loss = wait: client 2 dies in the gradient round of step 5 and comes back; nothing changes"
+dir=$work/wait-gradient
+"$psl" serve "$work/m.toml" --set transport.on_client_loss=wait --out "$dir" --quiet &
+server=$!
+pids+=("$server")
+for _ in $(seq 100); do [ -s "$dir/server.txt" ] && break; sleep 0.1; done
+address=$(cat "$dir/server.txt")
+for k in 0 1 3; do
+  "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet & pids+=($!)
+done
+"$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet --exit-at-gradient 5 &
+vanishing=$!
+pids+=("$vanishing")
+wait "$vanishing" || true
+"$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet & pids+=($!)
+wait "$server" || fail "wait-gradient: the server failed"
+same_numbers "$dir" "$work/sim" || fail "wait-gradient: the lost gradient round changed the numbers"
+
+echo "== psl run starts a client it started again when it is killed (on_client_loss = wait)"
+"$psl" run "$work/m.toml" --set transport.on_client_loss=wait --set training.epochs=30 --out "$work/restart" &
+run=$!
+pids+=("$run")
+for _ in $(seq 300); do [ "$(wc -l < "$work/restart/metrics.csv" 2>/dev/null || echo 0)" -gt 40 ] && break; sleep 0.1; done
+pkill -9 -f -- "--id 1 --token-file $work/restart/tokens/" || fail "restart: no client 1 to kill"
+wait "$run" || fail "restart: the run failed after its client was killed"
+"$psl" run "$work/m.toml" --set training.epochs=30 --set transport.type=simulated --out "$work/restart-sim" --quiet
+same_numbers "$work/restart" "$work/restart-sim" || fail "restart: the numbers differ from the simulated run"
+
 echo "== the server dies after its first checkpoint and is resumed; the clients reconnect"
 dir=$work/resume
 "$psl" serve "$work/m.toml" --set training.epochs=3 --out "$dir" --quiet --stop-after-epochs 1 &

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "coordinator.hpp"
 #include "manifest.hpp"
@@ -72,7 +73,9 @@ class Client {
       } catch (const boost::system::system_error& e) {
         last_error = fmt::format("connection lost: {}", e.what());
         say(last_error + "; reconnecting");
-        deadline = std::chrono::steady_clock::now() + patience;  // a full grace period from the loss
+        // A full grace period from the loss of a connection that worked; a server that
+        // accepts and never answers gets none.
+        if (std::exchange(welcomed_, false)) deadline = std::chrono::steady_clock::now() + patience;
       }
     }
     fmt::print(stderr, "psl client {}: giving up on {} after {} s: {}\n", o_.id, o_.connect, o_.connect_timeout_s,
@@ -93,6 +96,7 @@ class Client {
       return 1;
     }
     if (type != MsgType::Welcome) throw ProtocolError(fmt::format("expected Welcome, got {}", to_string(type)));
+    welcomed_ = true;
     if (!side_) setup(decode_text(payload));
     c.write(MsgType::Ready, {});
     say(fmt::format("connected to {}", o_.connect));
@@ -196,6 +200,7 @@ class Client {
   Registry registry_;
   std::optional<Side> side_;
   std::int64_t steps_answered_ = 0;
+  bool welcomed_ = false;  // the current connection got through the handshake
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <openssl/x509.h>
 #include <chrono>
 
 #include "net/tls.hpp"
@@ -74,11 +75,16 @@ ClientConnection::ClientConnection(const std::string& address, const TlsFiles& t
     impl_->finish([&](auto handler) { impl_->stream.async_handshake(ssl::stream_base::client, handler); },
                   fmt::format("TLS handshake with {}", address));
   } catch (const boost::system::system_error& e) {
-    const std::string error = e.code().message();
     // A certificate problem does not go away by retrying: not a system_error.
-    if (error.find("certificate") != std::string::npos || error.find("wrong version") != std::string::npos ||
-        error.find("record layer") != std::string::npos || error.find("packet length") != std::string::npos)
-      throw std::runtime_error(fmt::format("TLS handshake with {} failed: {}{}", address, error, tls_failure_hint(error)));
+    const long verify = SSL_get_verify_result(impl_->stream.native_handle());
+    if (verify != X509_V_OK)
+      throw std::runtime_error(fmt::format(
+          "TLS handshake with {} failed: the server's certificate does not check out: {} (it must be signed by the CA "
+          "of --tls-ca and name the host {})",
+          address, X509_verify_cert_error_string(verify), host));
+    const std::string error = e.code().message();
+    const std::string hint = tls_failure_hint(error);
+    if (!hint.empty()) throw std::runtime_error(fmt::format("TLS handshake with {} failed: {}{}", address, error, hint));
     throw;
   }
 }

@@ -41,12 +41,19 @@ bool RemoteSteps::handle_loss(const PlannedStep& step, std::size_t i, const std:
     return false;
   }
   if (policy == "wait") {
-    if (hooks_.restart) hooks_.restart(k);
     hooks_.log(fmt::format("client {} lost at step {} ({}); on_client_loss = wait: waiting up to {} s for it to reconnect",
-                     k, step.step, why, options_.step_timeout_s));
-    if (server_.wait_connected(k, options_.step_timeout_s)) {
-      hooks_.log(fmt::format("client {} is back; step {} goes on", k, step.step));
-      return true;
+                           k, step.step, why, options_.step_timeout_s));
+    // A process we started may take a moment to be seen as ended after its connection
+    // drops: look again while waiting.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.step_timeout_s);
+    for (;;) {
+      if (hooks_.restart) hooks_.restart(k);
+      const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) break;
+      if (server_.wait_connected(k, std::min(left, 0.5))) {
+        hooks_.log(fmt::format("client {} is back; step {} goes on", k, step.step));
+        return true;
+      }
     }
     throw ClientLost(fmt::format("client {} did not reconnect within {} s (on_client_loss = wait)", k,
                                  options_.step_timeout_s));

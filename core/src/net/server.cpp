@@ -79,10 +79,21 @@ struct TcpServer::Impl {
       if (!server.options.tls) return read_header();
       stream.async_handshake(ssl::stream_base::server, [self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec) {
-          const std::string error = ec.message();
-          return self->close(fmt::format("TLS handshake failed: {}{}", error, tls_failure_hint(error)));
+          const std::string error = ec.message(), hint = tls_failure_hint(error);
+          if (hint.find("plain TCP") != std::string::npos) return self->refuse_plain_peer(error + hint);
+          return self->close(fmt::format("TLS handshake failed: {}{}", error, hint));
         }
         self->read_header();
+      });
+    }
+
+    // A plain-TCP client cannot read a TLS alert: tell it in its own protocol, then close.
+    void refuse_plain_peer(const std::string& why) {
+      auto frame = std::make_shared<std::vector<std::uint8_t>>(encode_frame(
+          MsgType::Reject, encode_text(MsgType::Reject, "this server requires TLS: give psl client --tls-ca (and "
+                                                        "--tls-cert, --tls-key for a client certificate)")));
+      asio::async_write(socket(), asio::buffer(*frame), [self = shared_from_this(), frame, why](auto, std::size_t) {
+        self->close("TLS handshake failed: " + why);
       });
     }
 

@@ -1,0 +1,246 @@
+// What a peer can cost the server before and after it authenticates, and what one bad
+// client can do to the others: each case is an attack that used to work.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include <boost/asio.hpp>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "net/remote_steps.hpp"
+#include "net/server.hpp"
+#include "net/tokens.hpp"
+#include "net/wire.hpp"
+#include "psl/api/split_model.hpp"
+#include "sampling_harness.hpp"
+
+using namespace psl;
+using namespace psl::net;
+using Catch::Matchers::Contains;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct Log {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  std::function<void(const std::string&)> sink() {
+    return [this](const std::string& line) {
+      std::lock_guard lock(mutex);
+      lines.push_back(line);
+    };
+  }
+  bool has(const std::string& part) {
+    std::lock_guard lock(mutex);
+    return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(part) != std::string::npos; });
+  }
+};
+
+ServerOptions options(Log& log, std::int64_t clients = 2) {
+  ServerOptions o;
+  o.token = "master";
+  o.manifest_text = "name = \"x\"";
+  o.num_clients = clients;
+  o.handshake_timeout_s = 30;  // long: the limits below must act before it
+  o.log = log.sink();
+  return o;
+}
+
+tcp::socket connect(asio::io_context& io, std::uint16_t port) {
+  tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  return s;
+}
+
+// True if the server closes the connection within `seconds`.
+bool closed_within(tcp::socket& s, double seconds) {
+  s.non_blocking(true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  std::array<std::uint8_t, 4096> buffer{};
+  while (std::chrono::steady_clock::now() < deadline) {
+    boost::system::error_code ec;
+    s.read_some(asio::buffer(buffer), ec);
+    if (ec == asio::error::eof || ec == asio::error::connection_reset) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+Frame read_frame(tcp::socket& s) {
+  std::array<std::uint8_t, kHeaderBytes> header{};
+  asio::read(s, asio::buffer(header));
+  const auto fh = decode_header(header.data());
+  Frame f{fh.type, std::vector<std::uint8_t>(fh.length)};
+  asio::read(s, asio::buffer(f.payload));
+  return f;
+}
+
+MsgType hello(tcp::socket& s, std::int64_t client, const std::string& master = "master") {
+  asio::write(s, asio::buffer(encode_frame(MsgType::Hello, encode(Hello{kProtocolVersion, "", client,
+                                                                        client_token(master, client)}))));
+  return read_frame(s).type;
+}
+
+double resident_mib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("before authenticating, a peer may announce one small frame only", "[server][limits]") {
+  Log log;
+  TcpServer server(options(log));
+  asio::io_context io;
+  auto s = connect(io, server.port());
+  asio::write(s, asio::buffer(encode_header(MsgType::Hello, 256u << 20)));
+  CHECK(closed_within(s, 5.0));  // not after the 30 s handshake timeout
+  CHECK(log.has("exceeds the limit of 16384"));
+}
+
+TEST_CASE("a large frame costs memory as its bytes arrive, not as its header announces", "[server][limits]") {
+  Log log;
+  TcpServer server(options(log));
+  asio::io_context io;
+  std::vector<tcp::socket> peers;
+  for (std::int64_t k = 0; k < 2; ++k) {
+    peers.push_back(connect(io, server.port()));
+    REQUIRE(hello(peers.back(), k) == MsgType::Welcome);
+  }
+  const double before = resident_mib();
+  const std::vector<std::uint8_t> some(1u << 20, 0);
+  for (auto& s : peers) {  // 2 x 256 MiB announced, 1 MiB sent
+    asio::write(s, asio::buffer(encode_header(MsgType::Activations, 256u << 20)));
+    asio::write(s, asio::buffer(some));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(resident_mib() - before < 64);
+}
+
+TEST_CASE("unauthenticated connections are capped; the server still serves its clients", "[server][limits]") {
+  Log log;
+  auto o = options(log);
+  o.max_unauthenticated = 8;
+  TcpServer server(o);
+  asio::io_context io;
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 20; ++i) idle.push_back(connect(io, server.port()));
+  int closed = 0;
+  for (auto& s : idle) closed += closed_within(s, 0.2);
+  CHECK(closed >= 12);
+  CHECK(log.has("have not authenticated yet; a new one is closed"));
+  idle.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto s = connect(io, server.port());
+  CHECK(hello(s, 0) == MsgType::Welcome);
+}
+
+TEST_CASE("out of file descriptors, the server logs it and accepts again later", "[server][limits]") {
+  Log log;
+  TcpServer server(options(log));
+  rlimit old{};
+  getrlimit(RLIMIT_NOFILE, &old);
+  asio::io_context io;
+  std::vector<tcp::socket> flood;
+  {
+    // Few descriptors left: our connections and the server's accepted ends use them up.
+    int open_now = 0;
+    for (int fd = 0; fd < 4096; ++fd) open_now += fcntl(fd, F_GETFD) != -1;
+    rlimit low = old;
+    low.rlim_cur = rlim_t(open_now + 12);
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    for (int i = 0; i < 12; ++i) {
+      boost::system::error_code ec;
+      tcp::socket s(io);
+      s.connect({asio::ip::make_address("127.0.0.1"), server.port()}, ec);
+      if (ec) break;
+      flood.push_back(std::move(s));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  flood.clear();
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  CHECK(log.has("accepting a connection failed"));
+  // Descriptors are back: a client connects as if nothing had happened.
+  for (int i = 0; i < 100 && !log.has("connection closed"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto s = connect(io, server.port());
+  CHECK(hello(s, 1) == MsgType::Welcome);
+}
+
+TEST_CASE("a client that never says Ready gives its id back", "[server][limits]") {
+  Log log;
+  auto o = options(log);
+  o.ready_timeout_s = 0.5;
+  TcpServer server(o);
+  asio::io_context io;
+  auto squatter = connect(io, server.port());
+  REQUIRE(hello(squatter, 0) == MsgType::Welcome);
+  CHECK(closed_within(squatter, 5.0));
+  CHECK(log.has("did not say Ready within 0.5 s"));
+  auto honest = connect(io, server.port());
+  CHECK(hello(honest, 0) == MsgType::Welcome);
+}
+
+TEST_CASE("non-finite or huge client gradients are refused and blamed on their sender", "[server][limits]") {
+  Log log;
+  auto o = options(log);
+  TcpServer server(o);
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Model, "mlp");
+  auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
+  Trainer trainer(*model, {1, 6, 6}, 4, {3, 3}, TrainerConfig{});
+  const auto shapes = trainer.client_gradient_shapes();
+  const auto act_shape = trainer.activation_shape();
+
+  const float poison = GENERATE(NAN, INFINITY, 1e30f);
+  // Client 0 is honest (zero gradients), client 1 sends `poison`.
+  auto client = [&](std::int64_t k) {
+    asio::io_context io;
+    auto s = connect(io, server.port());
+    hello(s, k);
+    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
+    const StepRequest r = decode_step_request(read_frame(s).payload);
+    std::vector<std::int64_t> shape = {r.count};
+    shape.insert(shape.end(), act_shape.begin(), act_shape.end());
+    const auto labels = at::zeros({r.count}, at::kLong);
+    asio::write(s, asio::buffer(encode_frame(MsgType::Activations, encode(Activations{r.step, at::zeros(shape), labels}))));
+    const Gradient g = decode_gradient(read_frame(s).payload);
+    ClientGrads out{g.step, {}};
+    for (const auto& sh : shapes) out.grads.push_back(k == 1 ? at::full(sh, poison) : at::zeros(sh));
+    asio::write(s, asio::buffer(encode_frame(MsgType::ClientGrads, encode(out))));
+    boost::system::error_code ec;
+    std::array<std::uint8_t, 64> sink{};
+    while (!ec) s.read_some(asio::buffer(sink), ec);  // until the server closes
+  };
+  std::thread honest(client, 0), attacker(client, 1);
+  REQUIRE(server.wait_all_connected(10.0).empty());
+  RemoteOptions ro;
+  ro.on_client_loss = "drop";
+  ro.activation_shape = act_shape;
+  ro.num_classes = 4;
+  std::vector<std::int64_t> dropped;
+  RemoteHooks hooks;
+  hooks.drop = [&](std::int64_t k) { dropped.push_back(k); };
+  hooks.log = log.sink();
+  RemoteSteps remote(server, trainer, ro, hooks);
+  const auto before = trainer.client_state();
+  PlannedStep step;
+  step.step = 0;
+  step.takes = {{0, 2}, {1, 2}};
+  step.offsets = {0, 0};
+  CHECK(std::isfinite(remote.step(step)));
+  CHECK(dropped == std::vector<std::int64_t>{1});
+  CHECK(log.has("client 1 lost at step 0 (sent gradient 0"));
+  // Only the honest (zero) gradient was applied: the client part did not move.
+  const auto after = trainer.client_state();
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(at::equal(before[i], after[i]));
+  server.shutdown_all("done");
+  honest.join();
+  attacker.join();
+}
