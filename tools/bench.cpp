@@ -87,7 +87,11 @@ type = "{}"
 }
 
 // Runs `psl ARGS...` and waits for it.
+// Runs psl into a folder of its own: the --out folder of the previous repetition is
+// removed first (psl refuses a fresh run on top of another).
 void run_psl(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--out") std::filesystem::remove_all(args[i + 1]);
   std::vector<std::string> all = {"psl"};
   all.insert(all.end(), args.begin(), args.end());
   const pid_t pid = psl::spawn_psl(all, {"/dev/null"});  // its result lines go to /dev/null; ours to stdout
@@ -262,17 +266,21 @@ int main(int argc, char** argv) {
 
   if (wants(4)) {
     fmt::print("4. TCP on loopback, 8 client processes, against simulated (fmnist_cnn, B=128, {} steps)\n", steps);
-    std::vector<double> tcp, sim, ratio, sim_ms, acts_ms, server_ms, grads_ms;
+    std::vector<double> tcp, tls, sim, ratio, tls_ratio, sim_ms, acts_ms, server_ms, grads_ms;
     for (int r = 0; r < reps; ++r) {
       for (const char* t : {"tcp", "simulated"}) {
         const auto file = write_manifest(t, training_manifest(8, "shared", steps, 0, t));
         run_psl({"run", file.string(), "--out", (g_work / t).string(), "--quiet"});
+        if (std::string(t) == "tcp")  // the same run over TLS 1.3 (ephemeral CA, mutual TLS)
+          run_psl({"run", file.string(), "--out", (g_work / "tls").string(), "--quiet", "--set", "transport.tls=true"});
         std::fflush(stdout);
       }
       const auto t = read_summary(g_work / "tcp"), s = read_summary(g_work / "simulated");
       tcp.push_back(t["samples_per_s"].get<double>());
+      tls.push_back(read_summary(g_work / "tls")["samples_per_s"].get<double>());
       sim.push_back(s["samples_per_s"].get<double>());
       ratio.push_back(tcp.back() / sim.back());
+      tls_ratio.push_back(tls.back() / tcp.back());
       // Where a TCP step's time goes, per step, next to a simulated step.
       const double steps_t = t["train_steps"].get<double>(), steps_s = s["train_steps"].get<double>();
       sim_ms.push_back(1000 * s["train_wall_time_s"].get<double>() / steps_s);
@@ -282,6 +290,7 @@ int main(int argc, char** argv) {
     }
     fmt::print("  TCP {} samples/s, simulated {} samples/s, ratio {}\n", show(stats(tcp)), show(stats(sim)),
                show(stats(ratio)));
+    fmt::print("  TCP with TLS {} samples/s, ratio to plain TCP {}\n", show(stats(tls)), show(stats(tls_ratio)));
     fmt::print(
         "  per step: simulated {} ms; TCP waiting for activations {} ms, server pass {} ms, waiting for client "
         "gradients {} ms\n",

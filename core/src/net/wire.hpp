@@ -14,7 +14,7 @@
 namespace psl::net {
 
 inline constexpr std::uint32_t kMagic = 0x314c5350;  // "PSL1" little-endian
-inline constexpr std::uint32_t kProtocolVersion = 2;  // 2: clients say Ready
+inline constexpr std::uint32_t kProtocolVersion = 3;  // 2: clients say Ready; 3: per-client tokens
 inline constexpr std::size_t kHeaderBytes = 12;      // magic u32, type u16, reserved u16, length u32
 inline constexpr std::uint32_t kMaxFrameBytes = 256u << 20;
 
