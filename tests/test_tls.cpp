@@ -171,3 +171,13 @@ TEST_CASE("psl client gives up on a server that never answers", "[tls][client]")
   CHECK_THAT(r.output, Contains("waiting for the server: nothing for 1 s"));
   CHECK_THAT(r.output, Contains("giving up"));
 }
+
+TEST_CASE("plain TCP off loopback is refused unless the manifest says insecure", "[tls][cli]") {
+  const auto dir = test::temp_dir("tls-off-loopback");
+  const auto m = test::write_file(dir, "m.toml", test::small_manifest());
+  const auto r = test::run_psl("serve " + m.string() + " --quiet --listen 0.0.0.0:0 --out " + (dir / "run").string() +
+                               " --set transport.type=tcp");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Contains("would listen on 0.0.0.0:0 without TLS") && Contains("transport.insecure = true"));
+  CHECK_FALSE(std::filesystem::exists(dir / "run" / "token"));  // refused before writing a secret
+}

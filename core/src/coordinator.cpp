@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -21,7 +20,7 @@
 #include "net/client_processes.hpp"
 #include "net/remote_steps.hpp"
 #include "net/server.hpp"
-#include "net/tls.hpp"
+#include "net/credentials.hpp"
 #include "net/tokens.hpp"
 #include "process_settings.hpp"
 #include "progress.hpp"
@@ -235,15 +234,20 @@ class Run {
     const std::int64_t K = ex_.training.get_int("clients");
     net::ServerOptions so;
     so.listen = settings_.listen.empty() ? tr.get_string("listen") : settings_.listen;
-    so.token = master_token();
-    // Each client gets a token of its own, derived from the master (net/tokens.hpp).
-    tokens_dir_ = net::write_client_tokens(settings_.out / "tokens", so.token, K);
+    net::ServerCredentials credentials;
+    try {
+      credentials = net::prepare_credentials(ex_, settings_.out, so.listen, settings_.resume, settings_.spawn_clients);
+    } catch (const net::CredentialsRefused& e) {
+      throw RunRefused(e.what());
+    }
+    so.token = credentials.master_token;
+    so.tls = credentials.tls;
+    so.tls_files = credentials.server;
     so.manifest_text = to_toml(ex_);
     so.run_id = fmt::format("{:016x}", std::hash<std::string>{}(so.manifest_text));
     so.num_clients = K;
     so.handshake_timeout_s = tr.get_float("handshake_timeout_s");
     so.ready_timeout_s = tr.get_float("ready_timeout_s");
-    configure_tls(so);
     const bool quiet = settings_.quiet;
     so.log = [quiet](const std::string& line) {
       if (!quiet) fmt::print(stderr, "server: {}\n", line);
@@ -257,16 +261,17 @@ class Run {
     write_file_atomic(settings_.out / "server.txt", address + "\n");
     if (!quiet)
       fmt::print(stderr, "server: listening on {}{} (client tokens in {})\n", address, so.tls ? " with TLS" : "",
-                 tokens_dir_.string());
+                 credentials.tokens_dir.string());
 
     if (settings_.spawn_clients) {
       clients_ = std::make_unique<net::ClientProcesses>();
       for (std::int64_t k = 0; k < K; ++k) {
         std::vector<std::string> args = {"psl", "client", "--connect", address, "--id", std::to_string(k),
-                                         "--token-file", net::client_token_file(tokens_dir_, k).string(), "--quiet",
+                                         "--token-file", net::client_token_file(credentials.tokens_dir, k).string(),
+                                         "--quiet",
                                          "--exit-with-parent", std::to_string(::getpid())};
         if (so.tls) {
-          const auto& files = client_tls_.at(std::size_t(k));
+          const auto& files = credentials.clients.at(std::size_t(k));
           args.insert(args.end(), {"--tls-ca", files.ca, "--tls-cert", files.cert, "--tls-key", files.key});
         }
         clients_->spawn(k, std::move(args));
@@ -295,79 +300,6 @@ class Run {
       if (clients_ && clients_->restart_if_ended(k)) log(fmt::format("client {}'s process had ended; started it again", k));
     };
     remote_ = std::make_unique<net::RemoteSteps>(*server_, *trainer_, ro, std::move(hooks));
-  }
-
-  // The master secret: transport.token_file, the one a resumed run had (so its clients
-  // can reconnect), or a new random one, created readable by this user only.
-  std::string master_token() {
-    if (const auto& file = ex_.transport.get_string("token_file"); !file.empty()) {
-      const auto path = manifest_relative(file);
-      std::ifstream in(path);
-      if (!in) throw RunError(fmt::format("{}: cannot read transport.token_file", path.string()));
-      std::string token;
-      std::getline(in, token);
-      if (token.empty()) throw RunError(fmt::format("{}: the token file is empty", path.string()));
-      return token;
-    }
-    const auto file = settings_.out / "token";
-    if (settings_.resume && std::filesystem::exists(file)) {
-      std::string token;
-      std::ifstream(file) >> token;
-      return token;
-    }
-    const std::string token = net::random_token();
-    write_file_atomic(file, token + "\n", 0600);
-    return token;
-  }
-
-  std::filesystem::path manifest_relative(const std::string& file) const {
-    std::filesystem::path path(file);
-    return path.is_relative() ? ex_.file.parent_path() / path : path;
-  }
-
-  // transport.tls: the manifest's files, or an ephemeral CA with server and client
-  // certificates in RUN/tls (kept on resume, so reconnecting clients still trust it).
-  // Plain TCP is refused off loopback unless transport.insecure says otherwise.
-  void configure_tls(net::ServerOptions& so) {
-    const auto& tr = ex_.transport;
-    const std::string host = so.listen.substr(0, so.listen.rfind(':'));
-    boost::system::error_code ec;
-    const auto address = boost::asio::ip::make_address(host.size() > 1 && host.front() == '[' ? host.substr(1, host.size() - 2) : host, ec);
-    const bool loopback = host == "localhost" || (!ec && address.is_loopback());
-    so.tls = tr.get_bool("tls");
-    if (!so.tls) {
-      if (!loopback && !tr.get_bool("insecure"))
-        throw RunRefused(fmt::format(
-            "the server would listen on {} without TLS: the token, labels, activations and gradients would cross the "
-            "network in clear. Set transport.tls = true (docs/deployment.md), or transport.insecure = true on a "
-            "network you trust",
-            so.listen));
-      return;
-    }
-    const auto cert = tr.get_string("tls_cert"), key = tr.get_string("tls_key"), ca = tr.get_string("tls_ca");
-    if (!cert.empty() || !key.empty() || !ca.empty()) {
-      if (settings_.spawn_clients)
-        throw RunRefused("psl run starts its own clients and gives them certificates it makes itself: leave "
-                         "transport.tls_cert, tls_key and tls_ca empty, or use psl serve with clients started by hand");
-      so.tls_files = {manifest_relative(cert).string(), manifest_relative(key).string(),
-                      ca.empty() ? "" : manifest_relative(ca).string()};
-      return;
-    }
-    const auto dir = settings_.out / "tls";
-    const std::int64_t K = so.num_clients;
-    if (settings_.resume && std::filesystem::exists(dir / "server.pem")) {
-      so.tls_files = {(dir / "server.pem").string(), (dir / "server.key").string(), (dir / "ca.pem").string()};
-      for (std::int64_t k = 0; k < K; ++k)
-        client_tls_.push_back({(dir / fmt::format("client-{}.pem", k)).string(),
-                               (dir / fmt::format("client-{}.key", k)).string(), so.tls_files.ca});
-      return;
-    }
-    std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1"};
-    if (!ec && !address.is_unspecified() && !address.is_loopback()) hosts.push_back(address.to_string());
-    else if (ec && host != "localhost") hosts.push_back(host);
-    const auto pki = net::make_ephemeral_pki(dir, hosts, K);
-    so.tls_files = pki.server;
-    client_tls_ = pki.clients;
   }
 
  public:
@@ -655,8 +587,6 @@ class Run {
   std::unique_ptr<net::TcpServer> server_;
   std::unique_ptr<net::ClientProcesses> clients_;
   std::unique_ptr<net::RemoteSteps> remote_;
-  std::filesystem::path tokens_dir_;
-  std::vector<net::TlsFiles> client_tls_;
   std::int64_t lost_samples_ = 0;
   double bytes_per_sample_ = 0;
   std::int64_t steps_per_epoch_ = 0;
