@@ -5,11 +5,7 @@
 # Usage: sweep_faults.sh PSL_BINARY
 set -euo pipefail
 psl=$1
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/shell_support.sh"
 
 cat > "$work/m.toml" <<'TOML'
 name = "sweep-faults"

@@ -4,11 +4,7 @@
 # thrown at a live server. Usage: tcp_integration.sh PSL_BINARY
 set -euo pipefail
 psl=$1
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/shell_support.sh"
 
 cat > "$work/m.toml" <<'TOML'
 name = "tcp-test"
@@ -70,18 +66,20 @@ secrets=$(grep -E '(token|\.key)\.tmp' "$work/strace.txt" | grep O_CREAT || true
 echo "$secrets" | grep -v ', 0600)' && fail "a secret file was created with wider permissions"
 [ "$(stat -c %a "$work/perm/token")" = 600 ] || fail "token is $(stat -c %a "$work/perm/token")"
 
-# Starts `psl serve` with a policy; client 2 vanishes at its 4th step.
+# Starts `psl serve` with a policy into $work/DIR (default: the policy's name); client 2
+# vanishes as the fault flag says (default: at its 4th step).
 serve() {
-  local policy=$1 dir=$work/$1
+  local policy=$1 dir=$work/${2:-$1} fault=${3:---exit-after-steps 3}
   "$psl" serve "$work/m.toml" --set transport.on_client_loss="$policy" --out "$dir" --quiet &
   server=$!
   pids+=("$server")
-  for _ in $(seq 100); do [ -s "$dir/server.txt" ] && break; sleep 0.1; done
+  wait_for_file "$dir/server.txt"
   address=$(cat "$dir/server.txt")
   for k in 0 1 3; do
     "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet & pids+=($!)
   done
-  "$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet --exit-after-steps 3 &
+  # shellcheck disable=SC2086
+  "$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet $fault &
   vanishing=$!
   pids+=("$vanishing")
 }
@@ -114,17 +112,7 @@ same_numbers "$work/wait" "$work/sim" || fail "wait: a client lost at the activa
 
 echo "== on_client_loss = wait: client 2 dies in the gradient round of step 5 and comes back; nothing changes"
 dir=$work/wait-gradient
-"$psl" serve "$work/m.toml" --set transport.on_client_loss=wait --out "$dir" --quiet &
-server=$!
-pids+=("$server")
-for _ in $(seq 100); do [ -s "$dir/server.txt" ] && break; sleep 0.1; done
-address=$(cat "$dir/server.txt")
-for k in 0 1 3; do
-  "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet & pids+=($!)
-done
-"$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet --exit-at-gradient 5 &
-vanishing=$!
-pids+=("$vanishing")
+serve wait wait-gradient "--exit-at-gradient 5"
 wait "$vanishing" || true
 "$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet & pids+=($!)
 wait "$server" || fail "wait-gradient: the server failed"
@@ -145,7 +133,7 @@ dir=$work/resume
 "$psl" serve "$work/m.toml" --set training.epochs=3 --out "$dir" --quiet --stop-after-epochs 1 &
 server=$!
 pids+=("$server")
-for _ in $(seq 100); do [ -s "$dir/server.txt" ] && break; sleep 0.1; done
+wait_for_file "$dir/server.txt"
 address=$(cat "$dir/server.txt")
 for k in 0 1 2 3; do
   "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet --connect-timeout 30 & pids+=($!)

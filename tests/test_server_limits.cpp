@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "net/remote_steps.hpp"
+#include "net_support.hpp"
 #include "net/server.hpp"
 #include "net/tokens.hpp"
 #include "net/wire.hpp"
@@ -25,20 +26,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-struct Log {
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  std::function<void(const std::string&)> sink() {
-    return [this](const std::string& line) {
-      std::lock_guard lock(mutex);
-      lines.push_back(line);
-    };
-  }
-  bool has(const std::string& part) {
-    std::lock_guard lock(mutex);
-    return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(part) != std::string::npos; });
-  }
-};
+using Log = test::ServerLog;
+using test::read_frame;
 
 ServerOptions options(Log& log, std::int64_t clients = 2) {
   ServerOptions o;
@@ -68,15 +57,6 @@ bool closed_within(tcp::socket& s, double seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
-}
-
-Frame read_frame(tcp::socket& s) {
-  std::array<std::uint8_t, kHeaderBytes> header{};
-  asio::read(s, asio::buffer(header));
-  const auto fh = decode_header(header.data());
-  Frame f{fh.type, std::vector<std::uint8_t>(fh.length)};
-  asio::read(s, asio::buffer(f.payload));
-  return f;
 }
 
 MsgType hello(tcp::socket& s, std::int64_t client, const std::string& master = "master") {

@@ -4,6 +4,7 @@
 #include "net/server.hpp"
 #include "net/tls.hpp"
 #include "net/tokens.hpp"
+#include "net_support.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -104,30 +105,19 @@ TEST_CASE("TLS refuses a plain peer, an untrusted certificate and a certificate 
   const auto dir = test::temp_dir("tls-refuse");
   const auto pki = make_ephemeral_pki(dir / "a", {"127.0.0.1"}, 2);
   const auto other = make_ephemeral_pki(dir / "b", {"127.0.0.1"}, 2);
-  std::mutex mutex;
-  std::vector<std::string> log;
+  test::ServerLog log;
   ServerOptions o;
   o.token = "master";
   o.num_clients = 2;
   o.manifest_text = "name = \"x\"";
   o.tls = true;
   o.tls_files = pki.server;
-  o.log = [&](const std::string& line) {
-    std::lock_guard lock(mutex);
-    log.push_back(line);
-  };
+  o.log = log.sink();
   TcpServer server(o);
   const auto address = fmt::format("127.0.0.1:{}", server.port());
-  auto logged = [&](const std::string& part) {
-    for (int i = 0; i < 100; ++i) {
-      {
-        std::lock_guard lock(mutex);
-        for (const auto& l : log)
-          if (l.find(part) != std::string::npos) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+  auto logged = [&](const std::string& part) {  // the server logs asynchronously
+    for (int i = 0; i < 100 && !log.has(part); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return log.has(part);
   };
   auto hello = [&](const TlsFiles& files, std::int64_t id) {
     ClientConnection c(address, files, 5);

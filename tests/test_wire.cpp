@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "net/remote_steps.hpp"
+#include "net_support.hpp"
 #include "net/server.hpp"
 #include "net/tokens.hpp"
 #include "net/wire.hpp"
@@ -198,17 +199,7 @@ TEST_CASE("random and mutated frames never take the server down", "[protocol][se
   CHECK(std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.find("bad frame magic") != std::string::npos; }));
 }
 
-namespace {
-// Reads one whole frame from a socket.
-Frame read_frame(tcp::socket& s) {
-  std::array<std::uint8_t, kHeaderBytes> header{};
-  asio::read(s, asio::buffer(header));
-  const auto fh = decode_header(header.data());
-  Frame f{fh.type, std::vector<std::uint8_t>(fh.length)};
-  asio::read(s, asio::buffer(f.payload));
-  return f;
-}
-}  // namespace
+using test::read_frame;
 
 TEST_CASE("answers to an earlier step are ignored, the step goes on with the right ones", "[protocol][server]") {
   // A client that reconnected may still send what it computed for a step before its

@@ -4,11 +4,7 @@
 set -euo pipefail
 src=$1
 psl=$2
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/shell_support.sh"
 command -v openssl >/dev/null || { echo "openssl is not installed"; exit 77; }
 
 # The fenced block after the marker, exactly as a reader copies it.
@@ -45,7 +41,7 @@ TOML
 "$psl" serve "$work/m.toml" --out "$work/run" --quiet &
 server=$!
 pids+=("$server")
-for _ in $(seq 100); do [ -s "$work/run/server.txt" ] && break; sleep 0.1; done
+wait_for_file "$work/run/server.txt"
 address=$(cat "$work/run/server.txt")
 "$psl" client --connect "localhost:${address##*:}" --id 0 --token-file "$work/run/tokens/client-0.token" \
   --tls-ca "$work/ca.pem" --tls-cert "$work/client-0.pem" --tls-key "$work/client-0.key" --quiet & pids+=($!)
