@@ -84,6 +84,26 @@ TEST_CASE("overrides given with --set are checked like the file and named by the
   CHECK_THROWS_AS(parse_override("no-equals-sign"), ManifestError);
 }
 
+TEST_CASE("the training and transport tables load into typed settings", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-typed");
+  const auto file = test::write_file(dir, "m.toml", test::small_manifest());
+  const auto ex = test::load(file, {parse_override("training.client_sync=fedavg"), parse_override("training.optimizer=adam"),
+                                    parse_override("transport.type=tcp"), parse_override("transport.on_client_loss=wait"),
+                                    parse_override("transport.tls=true")});
+  const auto& t = ex.training_settings;
+  CHECK(t.clients == 6);
+  CHECK(t.batch_size == 32);
+  CHECK(t.client_sync == ClientSync::FedAvg);
+  CHECK(t.optimizer == OptimizerKind::Adam);
+  CHECK(t.lr == Approx(0.1));
+  const auto& tr = ex.transport_settings;
+  CHECK(tr.type == TransportKind::Tcp);
+  CHECK(tr.on_client_loss == ClientLossPolicy::Wait);
+  CHECK(tr.tls);
+  CHECK(std::string(to_string(t.client_sync)) == "fedavg");  // the manifest's spelling, for summary.json
+  CHECK(std::string(to_string(tr.on_client_loss)) == "wait");
+}
+
 TEST_CASE("the resolved manifest fills every default and reloads to the same experiment", "[manifest]") {
   const auto dir = test::temp_dir("manifest-roundtrip");
   const auto ex = test::load(test::write_file(dir, "m.toml", test::small_manifest()));

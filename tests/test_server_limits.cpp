@@ -201,7 +201,7 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   std::thread honest(client, 0), attacker(client, 1);
   REQUIRE(server.wait_all_connected(10.0).empty());
   RemoteOptions ro;
-  ro.on_client_loss = "drop";
+  ro.on_client_loss = ClientLossPolicy::Drop;
   ro.activation_shape = act_shape;
   ro.num_classes = 4;
   std::vector<std::int64_t> dropped;

@@ -104,11 +104,11 @@ void run_psl(const std::vector<std::string>& args) {
 // The plain loop: the unsplit network (client then server part), the same batches as
 // the PSL run (taken from the same planner), the same data gathering, one process.
 double plain_loop_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, std::int64_t steps) {
-  psl::configure_process(ex.training.get_int("threads"));
+  psl::configure_process(ex.training_settings.threads);
   psl::Context ctx;
   ctx.seed = std::uint64_t(ex.seed);
-  ctx.num_clients = ex.training.get_int("clients");
-  ctx.batch_size = ex.training.get_int("batch_size");
+  ctx.num_clients = ex.training_settings.clients;
+  ctx.batch_size = ex.training_settings.batch_size;
   ctx.params = ex.data.params;
   auto data = registry.make<psl::Dataset>(psl::Kind::Dataset, ex.data.type, ctx);
   ctx.params = ex.sampler.params;
@@ -135,7 +135,7 @@ double plain_loop_samples_per_s(psl::Registry& registry, const psl::Experiment& 
   torch::nn::Sequential whole;
   for (const auto& m : *net.client) whole->push_back(m);
   for (const auto& m : *net.server) whole->push_back(m);
-  torch::optim::SGD opt(whole->parameters(), torch::optim::SGDOptions(ex.training.get_float("lr")));
+  torch::optim::SGD opt(whole->parameters(), torch::optim::SGDOptions(ex.training_settings.lr));
   data->features(psl::Split::Train, batches[0]);  // load the images outside the timing, as the run does
   const auto t0 = Clock::now();
   std::int64_t samples = 0;

@@ -81,9 +81,9 @@ static int run_or_serve(const RunOptions& options, bool spawn_clients) {
   }
   auto ex = load_or_report(manifest, options.sets, registry);
   if (!ex) return 2;
-  if (!spawn_clients && ex->transport.get_string("type") != "tcp") {
+  if (!spawn_clients && ex->transport_settings.type != TransportKind::Tcp) {
     fmt::print(stderr, "psl serve: {} has transport.type = \"{}\"; serve needs \"tcp\" (--set transport.type=tcp)\n",
-               manifest, ex->transport.get_string("type"));
+               manifest, to_string(ex->transport_settings.type));
     return 2;
   }
   if (!settings.resume) settings.out = options.out.empty() ? std::filesystem::path("runs") / ex->name : std::filesystem::path(options.out);

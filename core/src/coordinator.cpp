@@ -46,8 +46,8 @@ Context context_for(const Experiment& ex, Kind kind) {
   ctx.params = ex.component(kind).params;
   ctx.seed = std::uint64_t(ex.seed);
   ctx.base_dir = ex.file.parent_path();
-  ctx.num_clients = ex.training.get_int("clients");
-  ctx.batch_size = ex.training.get_int("batch_size");
+  ctx.num_clients = ex.training_settings.clients;
+  ctx.batch_size = ex.training_settings.batch_size;
   return ctx;
 }
 
@@ -66,7 +66,7 @@ std::unique_ptr<T> build(const Experiment& ex, Registry& registry, Kind kind) {
 // The partition is a pure function of the manifest and its seed: the server and every
 // real client compute the same one, so no sample crosses the network.
 static void check_partition(const Experiment& ex_, const Partition& partition, std::int64_t n) {
-  const auto K = ex_.training.get_int("clients");
+  const auto K = ex_.training_settings.clients;
   if (std::int64_t(partition.size()) != K)
     throw RunError(fmt::format("partitioner '{}' returned {} clients, expected {}", ex_.partitioner.type,
                                partition.size(), K));
@@ -90,7 +90,7 @@ Partition make_partition(const Experiment& ex, Registry& registry, const Dataset
   const auto& labels = data.labels(Split::Train);
   Partition partition;
   try {
-    partition = partitioner->split(labels, data.num_classes(), ex.training.get_int("clients"), rng);
+    partition = partitioner->split(labels, data.num_classes(), ex.training_settings.clients, rng);
   } catch (const std::exception& e) {
     throw RunError(fmt::format("partitioner '{}': {}", ex.partitioner.type, e.what()));
   }
@@ -151,8 +151,8 @@ class Run {
   bool owns_summary() const { return owns_summary_; }
 
   void execute() {
-    const auto& t = ex_.training;
-    configure_process(t.get_int("threads"));
+    const auto& t = ex_.training_settings;
+    configure_process(t.threads);
     claim_folder();
     owns_summary_ = !settings_.resume;  // a resume owns it once the checkpoint checks out
     CheckpointHeader start;
@@ -170,15 +170,14 @@ class Run {
 
     delay_ = build<DelayModel>(ex_, registry_, Kind::Delay);
     Rng delay_rng = make_rng(std::uint64_t(ex_.seed), "delay");
-    delay_->setup(t.get_int("clients"), delay_rng);
+    delay_->setup(t.clients, delay_rng);
     sampler_ = build<Sampler>(ex_, registry_, Kind::Sampler);
     auto model = build<SplitModel>(ex_, registry_, Kind::Model);
 
     // Model weights come from torch's generator, seeded here and nowhere else.
     torch::manual_seed(std::uint64_t(stream_seed(std::uint64_t(ex_.seed), "model-init")));
-    TrainerConfig tc{t.get_string("optimizer"), t.get_float("lr"), t.get_float("momentum"),
-                     t.get_float("weight_decay"), t.get_string("client_sync"), t.get_int("sync_every_steps"),
-                     t.get_bool("fused"), t.get_int("eval_batch_size")};
+    TrainerConfig tc{t.optimizer, t.lr,    t.momentum,       t.weight_decay, t.client_sync, t.sync_every_steps,
+                     t.fused,     t.eval_batch_size};
     try {
       if (settings_.train) {
         trainer_ = std::make_unique<Trainer>(*model, data_->sample_shape(), data_->num_classes(), sizes, tc);
@@ -194,16 +193,16 @@ class Run {
     }
 
     PlannerConfig pc;
-    pc.batch_size = t.get_int("batch_size");
+    pc.batch_size = t.batch_size;
     pc.num_classes = data_->num_classes();
     pc.bytes_per_sample = bytes_per_sample_;
-    pc.step_deadline_s = t.get_float("step_deadline_s");
+    pc.step_deadline_s = t.step_deadline_s;
     pc.label_aware = ex_.label_aware;
     pc.seed = std::uint64_t(ex_.seed);
     pc.sampler_name = ex_.sampler.type;
     planner_ = std::make_unique<StepPlanner>(std::move(partition), labels, *sampler_, *delay_, pc);
 
-    if (ex_.transport.get_string("type") == "tcp" && settings_.train) start_remote(pc);
+    if (ex_.transport_settings.type == TransportKind::Tcp && settings_.train) start_remote(pc);
 
     if (settings_.resume) {
       if (settings_.train) load_trainer_state(checkpoint.state);
@@ -228,12 +227,12 @@ class Run {
 
   // Real clients: the server, the client processes (psl run), the remote step driver.
   void start_remote(const PlannerConfig&) {
-    const auto& tr = ex_.transport;
-    if (ex_.training.get_string("client_sync") != "shared")
+    const auto& tr = ex_.transport_settings;
+    if (ex_.training_settings.client_sync != ClientSync::Shared)
       throw RunError("transport.type = \"tcp\" runs training.client_sync = \"shared\" only; run local and fedavg simulated");
-    const std::int64_t K = ex_.training.get_int("clients");
+    const std::int64_t K = ex_.training_settings.clients;
     net::ServerOptions so;
-    so.listen = settings_.listen.empty() ? tr.get_string("listen") : settings_.listen;
+    so.listen = settings_.listen.empty() ? tr.listen : settings_.listen;
     net::ServerCredentials credentials;
     try {
       credentials = net::prepare_credentials(ex_, settings_.out, so.listen, settings_.resume, settings_.spawn_clients);
@@ -246,8 +245,8 @@ class Run {
     so.manifest_text = to_toml(ex_);
     so.run_id = fmt::format("{:016x}", std::hash<std::string>{}(so.manifest_text));
     so.num_clients = K;
-    so.handshake_timeout_s = tr.get_float("handshake_timeout_s");
-    so.ready_timeout_s = tr.get_float("ready_timeout_s");
+    so.handshake_timeout_s = tr.handshake_timeout_s;
+    so.ready_timeout_s = tr.ready_timeout_s;
     const bool quiet = settings_.quiet;
     so.log = [quiet](const std::string& line) {
       if (!quiet) fmt::print(stderr, "server: {}\n", line);
@@ -288,9 +287,9 @@ class Run {
       if (!quiet) fmt::print(stderr, "server: waiting for {} client(s): {}\n", missing.size(), fmt::join(missing, ", "));
     }
     net::RemoteOptions ro;
-    ro.on_client_loss = tr.get_string("on_client_loss");
-    ro.step_timeout_s = tr.get_float("step_timeout_s");
-    ro.max_value = tr.get_float("max_client_value");
+    ro.on_client_loss = tr.on_client_loss;
+    ro.step_timeout_s = tr.step_timeout_s;
+    ro.max_value = tr.max_client_value;
     ro.activation_shape = trainer_->activation_shape();
     ro.num_classes = data_->num_classes();
     net::RemoteHooks hooks;
@@ -309,7 +308,7 @@ class Run {
   }
 
   void write_summary(const std::string& status, const std::string& error = "") const {
-    const auto& t = ex_.training;
+    const auto& t = ex_.training_settings;
     json s;
     s["name"] = ex_.name;
     s["status"] = status;
@@ -320,11 +319,11 @@ class Run {
     s["delay"] = ex_.delay.type;
     s["model"] = ex_.model.type;
     s["dataset"] = ex_.data.type;
-    s["client_sync"] = t.get_string("client_sync");
-    s["num_clients"] = t.get_int("clients");
-    s["batch_size"] = t.get_int("batch_size");
+    s["client_sync"] = to_string(t.client_sync);
+    s["num_clients"] = t.clients;
+    s["batch_size"] = t.batch_size;
     s["seed"] = ex_.seed;
-    s["epochs"] = t.get_int("epochs");
+    s["epochs"] = t.epochs;
     s["epochs_completed"] = epochs_done_;
     s["train_steps"] = totals_.steps;
     s["train_samples"] = totals_.samples;
@@ -333,7 +332,7 @@ class Run {
     s["simulated_time_s"] = totals_.simulated_s;
     s["straggler_wait_s"] = totals_.straggler_wait_s;
     s["deferred_contributions"] = totals_.deferred;
-    s["transport"] = ex_.transport.get_string("type");
+    s["transport"] = to_string(ex_.transport_settings.type);
     if (remote_) {
       s["dropped_clients"] = remote_->dropped_clients();
       const auto& p = remote_->phase_seconds();
@@ -487,11 +486,11 @@ class Run {
   double elapsed() const { return wall_offset_ + std::chrono::duration<double>(Clock::now() - started_).count(); }
 
   void loop(const CheckpointHeader& start) {
-    const auto& t = ex_.training;
-    const std::int64_t epochs = t.get_int("epochs"), max_steps = t.get_int("max_steps");
-    const std::int64_t eval_every = t.get_int("eval_every_steps");
+    const auto& t = ex_.training_settings;
+    const std::int64_t epochs = t.epochs, max_steps = t.max_steps;
+    const std::int64_t eval_every = t.eval_every_steps;
     const std::int64_t n = std::int64_t(data_->labels(Split::Train).size());
-    const std::int64_t B = t.get_int("batch_size");
+    const std::int64_t B = t.batch_size;
     std::int64_t planned_total = epochs * ((n + B - 1) / B);
     if (max_steps > 0) planned_total = std::min(planned_total, max_steps);
     Progress progress(settings_.quiet, planned_total);

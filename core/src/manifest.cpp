@@ -451,6 +451,8 @@ Experiment load_experiment(const std::filesystem::path& file, const std::vector<
   if (const toml::table* sweep = table_at("sweep")) read_sweep(check, "", *sweep, ex.sweep);
 
   if (!check.errors().empty()) throw ManifestError(std::move(check.errors()));
+  ex.training_settings = training_settings(ex.training);
+  ex.transport_settings = transport_settings(ex.transport);
   return ex;
 }
 

@@ -8,6 +8,7 @@
 
 #include "psl/params.hpp"
 #include "registry.hpp"
+#include "settings.hpp"
 
 namespace psl {
 
@@ -24,8 +25,10 @@ struct Experiment {
   std::vector<std::string> plugin_paths;
   ComponentSpec data, partitioner, model, sampler, delay;
   bool label_aware = false;  // sampler.label_aware: may the sampler see label histograms?
-  Params training;           // see training_params()
+  Params training;           // see training_params(): the resolved values, as written out
   Params transport;          // see transport_params()
+  TrainingSettings training_settings;    // the same two tables, typed: what code reads
+  TransportSettings transport_settings;
   // [sweep]: key path -> the values to try, each as TOML text (for --set). Not part of
   // a single run's settings: `psl run` ignores it, `psl sweep` expands it.
   std::vector<std::pair<std::string, std::vector<std::string>>> sweep;

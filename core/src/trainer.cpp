@@ -12,7 +12,7 @@ namespace psl {
 
 namespace {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& params, const TrainerConfig& c) {
-  if (c.optimizer == "adam")
+  if (c.optimizer == OptimizerKind::Adam)
     return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
   return std::make_unique<torch::optim::SGD>(
       params, torch::optim::SGDOptions(c.lr).momentum(c.momentum).weight_decay(c.weight_decay));
@@ -36,7 +36,7 @@ struct Trainer::State {
   std::vector<std::unique_ptr<torch::optim::Optimizer>> client_opts;
   std::unique_ptr<torch::optim::Optimizer> server_opt;
   std::int64_t steps = 0;
-  bool shared() const { return config.client_sync == "shared"; }
+  bool shared() const { return config.client_sync == ClientSync::Shared; }
 
   // The client part used for evaluation: the shared one, or the N_k-weighted average.
   torch::nn::Sequential eval_client() const {
@@ -153,7 +153,7 @@ double Trainer::step(const std::vector<Take>& takes, const at::Tensor& x, const 
   s.server_opt->step();
 
   ++s.steps;
-  if (s.config.client_sync == "fedavg" && s.steps % s.config.sync_every_steps == 0) {
+  if (s.config.client_sync == ClientSync::FedAvg && s.steps % s.config.sync_every_steps == 0) {
     s.average_into(*s.scratch.ptr());
     for (auto& c : s.clients) copy_module(*s.scratch, *c);
   }

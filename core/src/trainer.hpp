@@ -13,15 +13,16 @@
 #include "psl/api/dataset.hpp"
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
+#include "settings.hpp"
 
 namespace psl {
 
 struct TrainerConfig {
-  std::string optimizer = "sgd";  // sgd | adam
+  OptimizerKind optimizer = OptimizerKind::Sgd;
   double lr = 0.05;
   double momentum = 0;
   double weight_decay = 0;
-  std::string client_sync = "shared";  // shared | local | fedavg
+  ClientSync client_sync = ClientSync::Shared;
   std::int64_t sync_every_steps = 10;
   bool fused = true;
   std::int64_t eval_batch_size = 256;

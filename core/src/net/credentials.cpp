@@ -23,7 +23,7 @@ fs::path manifest_relative(const Experiment& ex, const std::string& file) {
 // transport.token_file, the one a resumed run had (so that its clients can reconnect),
 // or a new random one, created readable by this user only.
 std::string master_token(const Experiment& ex, const fs::path& run_dir, bool resume) {
-  if (const auto& file = ex.transport.get_string("token_file"); !file.empty()) {
+  if (const auto& file = ex.transport_settings.token_file; !file.empty()) {
     const auto path = manifest_relative(ex, file);
     std::ifstream in(path);
     if (!in) throw std::runtime_error(fmt::format("{}: cannot read transport.token_file", path.string()));
@@ -64,14 +64,14 @@ ListenHost listen_host(const std::string& listen) {
 
 ServerCredentials prepare_credentials(const Experiment& ex, const fs::path& run_dir, const std::string& listen,
                                       bool resume, bool spawn_clients) {
-  const auto& tr = ex.transport;
-  const std::int64_t K = ex.training.get_int("clients");
+  const auto& tr = ex.transport_settings;
+  const std::int64_t K = ex.training_settings.clients;
   const auto host = listen_host(listen);
   ServerCredentials c;
-  c.tls = tr.get_bool("tls");
-  const auto cert = tr.get_string("tls_cert"), key = tr.get_string("tls_key"), ca = tr.get_string("tls_ca");
+  c.tls = tr.tls;
+  const auto &cert = tr.tls_cert, &key = tr.tls_key, &ca = tr.tls_ca;
   const bool own_files = !cert.empty() || !key.empty() || !ca.empty();
-  if (!c.tls && !host.loopback && !tr.get_bool("insecure"))
+  if (!c.tls && !host.loopback && !tr.insecure)
     throw CredentialsRefused(fmt::format(
         "the server would listen on {} without TLS: the token, labels, activations and gradients would cross the "
         "network in clear. Set transport.tls = true (docs/deployment.md), or transport.insecure = true on a network "

@@ -32,15 +32,15 @@ void RemoteSteps::request(const PlannedStep& step, std::size_t i) {
 
 bool RemoteSteps::handle_loss(const PlannedStep& step, std::size_t i, const std::string& why) {
   const std::int64_t k = step.takes[i].client;
-  const std::string& policy = options_.on_client_loss;
-  if (policy == "drop") {
+  const ClientLossPolicy policy = options_.on_client_loss;
+  if (policy == ClientLossPolicy::Drop) {
     hooks_.log(fmt::format("client {} lost at step {} ({}); on_client_loss = drop: its remaining samples leave the run",
                      k, step.step, why));
     hooks_.drop(k);
     ++dropped_;
     return false;
   }
-  if (policy == "wait") {
+  if (policy == ClientLossPolicy::Wait) {
     hooks_.log(fmt::format("client {} lost at step {} ({}); on_client_loss = wait: waiting up to {} s for it to reconnect",
                            k, step.step, why, options_.step_timeout_s));
     // A process we started may take a moment to be seen as ended after its connection
@@ -92,7 +92,7 @@ bool RemoteSteps::await(const PlannedStep& step, std::size_t i, MsgType type, Fr
 
 void RemoteSteps::refuse(const PlannedStep& step, std::size_t i, const std::string& problem) {
   // A client that sends wrong content is not waited for: dropped, or the run stops.
-  if (options_.on_client_loss == "drop") {
+  if (options_.on_client_loss == ClientLossPolicy::Drop) {
     handle_loss(step, i, "sent " + problem);
     return;
   }

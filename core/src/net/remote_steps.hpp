@@ -8,13 +8,14 @@
 #include <vector>
 
 #include "net/server.hpp"
+#include "settings.hpp"
 #include "step_planner.hpp"
 #include "trainer.hpp"
 
 namespace psl::net {
 
 struct RemoteOptions {
-  std::string on_client_loss = "abort";  // wait | drop | abort
+  ClientLossPolicy on_client_loss = ClientLossPolicy::Abort;
   double step_timeout_s = 60;
   double max_value = 1e6;  // bound on every value a client sends (activations, gradients)
   std::vector<std::int64_t> activation_shape;  // one sample's, e.g. {32, 14, 14}
