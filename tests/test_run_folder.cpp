@@ -194,3 +194,24 @@ TEST_CASE("psl report refuses run folders whose files disagree", "[run-folder][r
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Contains(f.run.string() + ": ") && Contains("do not check out"));
 }
+
+TEST_CASE("summary.json is written and read by one pair of functions", "[run-folder]") {
+  const auto dir = psl::test::temp_dir("summary-roundtrip");
+  psl::RunSummary s;
+  s.name = "x";
+  s.status = "failed";
+  s.error = "client 3 lost";
+  s.mode = "run";
+  s.train_steps = 12;
+  s.test_accuracy = 0.5;
+  s.lost_samples = 7;
+  s.remote_phase_s = psl::RemotePhaseSeconds{1.5, 2.5, 3.5};
+  s.metrics_bytes = 99;
+  psl::write_run_summary(dir, s);
+  const auto back = psl::read_run_summary(dir);
+  CHECK(psl::to_json(back) == psl::to_json(s));
+  CHECK_FALSE(back.test_loss.has_value());  // null stays null
+  CHECK_FALSE(back.dropped_clients.has_value());
+  std::ofstream(dir / "summary.json", std::ios::trunc) << "{\"name\": \"x\"}";
+  CHECK_THROWS_WITH(psl::read_run_summary(dir), Contains("summary.json: not a psl summary: no 'status'"));
+}

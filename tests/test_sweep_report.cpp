@@ -85,7 +85,7 @@ TEST_CASE("a sweep runs its grid, resumes, and its report matches the runs", "[s
   for (const auto& g : groups) {
     std::vector<double> acc;
     for (const auto& r : found)
-      if (r.group == g.group) acc.push_back(100 * r.summary["test_accuracy"].get<double>());
+      if (r.group == g.group) acc.push_back(100 * r.summary.test_accuracy.value());
     REQUIRE(acc.size() == 2);
     CHECK(g.accuracy_mean == Approx((acc[0] + acc[1]) / 2));
     CHECK(g.accuracy_std == Approx(std::abs(acc[0] - acc[1]) / std::sqrt(2.0)));

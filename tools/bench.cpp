@@ -36,7 +36,7 @@
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using psl::read_summary;
+using psl::read_run_summary;
 
 namespace {
 
@@ -158,7 +158,7 @@ double psl_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, con
   s.out = g_work / ("run-" + tag);
   s.quiet = true;
   psl::run_experiment(ex, registry, s);
-  return read_summary(s.out)["samples_per_s"].get<double>();
+  return read_run_summary(s.out).samples_per_s;
 }
 
 void training_ratio(psl::Registry& registry, std::int64_t clients, const std::string& sync, std::int64_t steps,
@@ -198,13 +198,13 @@ max_steps = {}
   const auto t0 = Clock::now();
   run_psl({"sample", file.string(), "--out", out.string(), "--quiet"});
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  const auto s = read_summary(out);
-  const double mib = s["peak_rss_mib"].get<double>();
-  const double scheduled = s["train_samples"].get<double>();
+  const auto s = read_run_summary(out);
+  const double mib = s.peak_rss_mib;
+  const double scheduled = double(s.train_samples);
   fmt::print(
       "  {:<4} K={:>8} N={:>9}: {} steps, {:.3g} scheduled samples/s (whole command {:.1f} s incl. data and "
       "partition), peak {:.0f} MiB\n",
-      sampler, clients, samples, s["train_steps"].get<std::int64_t>(), scheduled / s["train_wall_time_s"].get<double>(),
+      sampler, clients, samples, s.train_steps, scheduled / s.train_wall_time_s,
       wall, mib);
 }
 
@@ -275,18 +275,19 @@ int main(int argc, char** argv) {
           run_psl({"run", file.string(), "--out", (g_work / "tls").string(), "--quiet", "--set", "transport.tls=true"});
         std::fflush(stdout);
       }
-      const auto t = read_summary(g_work / "tcp"), s = read_summary(g_work / "simulated");
-      tcp.push_back(t["samples_per_s"].get<double>());
-      tls.push_back(read_summary(g_work / "tls")["samples_per_s"].get<double>());
-      sim.push_back(s["samples_per_s"].get<double>());
+      const auto t = read_run_summary(g_work / "tcp"), s = read_run_summary(g_work / "simulated");
+      tcp.push_back(t.samples_per_s);
+      tls.push_back(read_run_summary(g_work / "tls").samples_per_s);
+      sim.push_back(s.samples_per_s);
       ratio.push_back(tcp.back() / sim.back());
       tls_ratio.push_back(tls.back() / tcp.back());
       // Where a TCP step's time goes, per step, next to a simulated step.
-      const double steps_t = t["train_steps"].get<double>(), steps_s = s["train_steps"].get<double>();
-      sim_ms.push_back(1000 * s["train_wall_time_s"].get<double>() / steps_s);
-      acts_ms.push_back(1000 * t["remote_phase_s"]["activations"].get<double>() / steps_t);
-      server_ms.push_back(1000 * t["remote_phase_s"]["server"].get<double>() / steps_t);
-      grads_ms.push_back(1000 * t["remote_phase_s"]["client_gradients"].get<double>() / steps_t);
+      const double steps_t = double(t.train_steps), steps_s = double(s.train_steps);
+      const auto phases = t.remote_phase_s.value_or(psl::RemotePhaseSeconds{});
+      sim_ms.push_back(1000 * s.train_wall_time_s / steps_s);
+      acts_ms.push_back(1000 * phases.activations / steps_t);
+      server_ms.push_back(1000 * phases.server / steps_t);
+      grads_ms.push_back(1000 * phases.client_gradients / steps_t);
     }
     fmt::print("  TCP {} samples/s, simulated {} samples/s, ratio {}\n", show(stats(tcp)), show(stats(sim)),
                show(stats(ratio)));
@@ -303,7 +304,7 @@ int main(int argc, char** argv) {
     const auto peak_mib = [](const std::string& manifest) {
       const auto file = write_manifest("mem", manifest);
       run_psl({"run", file.string(), "--out", (g_work / "mem").string(), "--quiet"});
-      return read_summary(g_work / "mem")["peak_rss_mib"].get<double>();
+      return read_run_summary(g_work / "mem").peak_rss_mib;
     };
     std::vector<double> fmnist;
     for (int r = 0; r < reps; ++r) fmnist.push_back(peak_mib(training_manifest(10000, "shared", 20, 0)));

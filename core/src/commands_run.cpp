@@ -1,20 +1,20 @@
 // `psl run` and `psl sample`.
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
+#include <cmath>
 
 #include "commands.hpp"
 #include "coordinator.hpp"
 #include "process_settings.hpp"
-#include "run_folder.hpp"
 
 namespace psl {
 
 namespace {
 
 int execute(const Experiment& ex, Registry& registry, RunSettings settings) {
+  RunSummary s;
   try {
-    run_experiment(ex, registry, settings);
+    s = run_experiment(ex, registry, settings);
   } catch (const RunRefused& e) {
     fmt::print(stderr, "psl: refused: {}\n", e.what());
     return 2;
@@ -22,21 +22,17 @@ int execute(const Experiment& ex, Registry& registry, RunSettings settings) {
     fmt::print(stderr, "psl: run failed: {}\n(what was written is in {})\n", e.what(), settings.out.string());
     return 1;
   }
-  const auto s = read_summary(settings.out);
   if (settings.train) {
     fmt::print("{}: test accuracy {:.2f}% after {} steps; simulated time {:.1f} s; wall time {:.1f} s; "
                "{:.0f} samples/s; mean batch deviation {:.4f}\n",
-               ex.name, 100.0 * s["test_accuracy"].get<double>(), s["train_steps"].get<std::int64_t>(),
-               s["simulated_time_s"].get<double>(), s["wall_time_s"].get<double>(), s["samples_per_s"].get<double>(),
-               s["mean_batch_deviation"].get<double>());
+               ex.name, 100.0 * s.test_accuracy.value_or(NAN), s.train_steps, s.simulated_time_s, s.wall_time_s,
+               s.samples_per_s, s.mean_batch_deviation);
   } else {
     fmt::print("{} ({}): {} steps ({} in the first epoch), batch deviation mean {:.4f} p50 {:.4f} p90 {:.4f}, "
                "mean batch {:.1f} from {:.1f} clients, simulated time {:.2f} s (straggler wait {:.2f} s)\n",
-               ex.name, s["sampler"].get<std::string>(), s["train_steps"].get<std::int64_t>(),
-               s["steps_per_epoch"].get<std::int64_t>(), s["mean_batch_deviation"].get<double>(),
-               s["p50_batch_deviation"].get<double>(), s["p90_batch_deviation"].get<double>(),
-               s["mean_batch_size"].get<double>(), s["mean_active_clients"].get<double>(),
-               s["simulated_time_s"].get<double>(), s["straggler_wait_s"].get<double>());
+               ex.name, s.sampler, s.train_steps, s.steps_per_epoch, s.mean_batch_deviation, s.p50_batch_deviation,
+               s.p90_batch_deviation, s.mean_batch_size, s.mean_active_clients, s.simulated_time_s,
+               s.straggler_wait_s);
   }
   fmt::print("run folder: {}\n", settings.out.string());
   return 0;

@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
 
@@ -31,6 +30,7 @@
 #include "psl/api/split_model.hpp"
 #include "run_folder.hpp"
 #include "run_lock.hpp"
+#include "run_summary.hpp"
 #include "step_planner.hpp"
 #include "trainer.hpp"
 
@@ -39,7 +39,6 @@ namespace psl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using json = nlohmann::json;
 
 Context context_for(const Experiment& ex, Kind kind) {
   Context ctx;
@@ -307,59 +306,61 @@ class Run {
     if (clients_) clients_->stop(10.0);
   }
 
-  void write_summary(const std::string& status, const std::string& error = "") const {
+  // Writes summary.json as the run stands now, and keeps it as the run's result.
+  void write_summary(const std::string& status, const std::string& error = "") {
     const auto& t = ex_.training_settings;
-    json s;
-    s["name"] = ex_.name;
-    s["status"] = status;
-    if (!error.empty()) s["error"] = error;
-    s["mode"] = settings_.train ? "run" : "sample";
-    s["sampler"] = ex_.sampler.type;
-    s["partitioner"] = ex_.partitioner.type;
-    s["delay"] = ex_.delay.type;
-    s["model"] = ex_.model.type;
-    s["dataset"] = ex_.data.type;
-    s["client_sync"] = to_string(t.client_sync);
-    s["num_clients"] = t.clients;
-    s["batch_size"] = t.batch_size;
-    s["seed"] = ex_.seed;
-    s["epochs"] = t.epochs;
-    s["epochs_completed"] = epochs_done_;
-    s["train_steps"] = totals_.steps;
-    s["train_samples"] = totals_.samples;
-    s["test_accuracy"] = totals_.evaluated ? json(totals_.accuracy) : json(nullptr);
-    s["test_loss"] = totals_.evaluated ? json(totals_.test_loss) : json(nullptr);
-    s["simulated_time_s"] = totals_.simulated_s;
-    s["straggler_wait_s"] = totals_.straggler_wait_s;
-    s["deferred_contributions"] = totals_.deferred;
-    s["transport"] = to_string(ex_.transport_settings.type);
+    RunSummary s;
+    s.name = ex_.name;
+    s.status = status;
+    s.error = error;
+    s.mode = settings_.train ? "run" : "sample";
+    s.sampler = ex_.sampler.type;
+    s.partitioner = ex_.partitioner.type;
+    s.delay = ex_.delay.type;
+    s.model = ex_.model.type;
+    s.dataset = ex_.data.type;
+    s.client_sync = to_string(t.client_sync);
+    s.transport = to_string(ex_.transport_settings.type);
+    s.num_clients = t.clients;
+    s.batch_size = t.batch_size;
+    s.seed = ex_.seed;
+    s.epochs = t.epochs;
+    s.epochs_completed = epochs_done_;
+    s.train_steps = totals_.steps;
+    s.train_samples = totals_.samples;
+    if (totals_.evaluated) s.test_accuracy = totals_.accuracy, s.test_loss = totals_.test_loss;
+    s.simulated_time_s = totals_.simulated_s;
+    s.straggler_wait_s = totals_.straggler_wait_s;
+    s.deferred_contributions = totals_.deferred;
     if (remote_) {
-      s["dropped_clients"] = remote_->dropped_clients();
+      s.dropped_clients = remote_->dropped_clients();
       const auto& p = remote_->phase_seconds();
-      s["remote_phase_s"] = {{"activations", p.activations}, {"server", p.server}, {"client_gradients", p.client_gradients}};
-      s["lost_samples"] = lost_samples_;
+      s.remote_phase_s = RemotePhaseSeconds{p.activations, p.server, p.client_gradients};
+      s.lost_samples = lost_samples_;
     }
-    s["wall_time_s"] = wall_s_;
-    s["train_wall_time_s"] = train_s_;
-    s["samples_per_s"] = train_s_ > 0 ? double(totals_.samples) / train_s_ : 0.0;
+    s.wall_time_s = wall_s_;
+    s.train_wall_time_s = train_s_;
+    s.samples_per_s = train_s_ > 0 ? double(totals_.samples) / train_s_ : 0.0;
     const double steps = std::max<double>(1, double(totals_.steps));
-    s["mean_batch_deviation"] =
-        std::accumulate(totals_.deviations.begin(), totals_.deviations.end(), 0.0) / steps;
-    s["p50_batch_deviation"] = totals_.deviation_percentile(0.5);
-    s["p90_batch_deviation"] = totals_.deviation_percentile(0.9);
-    s["mean_batch_size"] = double(totals_.samples) / steps;
-    s["mean_active_clients"] = double(totals_.active) / steps;
-    s["steps_per_epoch"] = steps_per_epoch_;
-    s["activation_bytes_per_sample"] = bytes_per_sample_;
-    s["torch_threads"] = at::get_num_threads();
-    s["peak_rss_mib"] = peak_rss_mib();
+    s.mean_batch_deviation = std::accumulate(totals_.deviations.begin(), totals_.deviations.end(), 0.0) / steps;
+    s.p50_batch_deviation = totals_.deviation_percentile(0.5);
+    s.p90_batch_deviation = totals_.deviation_percentile(0.9);
+    s.mean_batch_size = double(totals_.samples) / steps;
+    s.mean_active_clients = double(totals_.active) / steps;
+    s.steps_per_epoch = steps_per_epoch_;
+    s.activation_bytes_per_sample = bytes_per_sample_;
+    s.torch_threads = at::get_num_threads();
+    s.peak_rss_mib = peak_rss_mib();
     // What the summary belongs to: the manifest and the metrics.csv bytes it was written
     // with (docs/run-folder.md); readers refuse a folder whose files disagree with these.
-    s["manifest_sha256"] = manifest_sha256_;
-    s["metrics_bytes"] = metrics_ ? metrics_->bytes() : 0;
-    s["metrics_sha256"] = metrics_ ? file_prefix_sha256(metrics_->file(), metrics_->bytes()) : "";
-    write_file_atomic(settings_.out / "summary.json", s.dump(2) + "\n");
+    s.manifest_sha256 = manifest_sha256_;
+    s.metrics_bytes = metrics_ ? metrics_->bytes() : 0;
+    s.metrics_sha256 = metrics_ ? file_prefix_sha256(metrics_->file(), metrics_->bytes()) : "";
+    write_run_summary(settings_.out, s);
+    summary_ = std::move(s);
   }
+
+  const RunSummary& summary() const { return summary_; }
 
  private:
   void print_partition() const {
@@ -412,7 +413,7 @@ class Run {
     const auto& out = settings_.out;
     bool complete = false;
     try {
-      complete = read_summary(out).value("status", "") == "complete";
+      complete = read_run_summary(out).complete();
     } catch (const std::runtime_error&) {  // none or unreadable: the checkpoint decides
     }
     if (complete) throw RunRefused(fmt::format("{}: the run is complete; there is nothing to resume", out.string()));
@@ -593,6 +594,7 @@ class Run {
   std::unique_ptr<FolderLock> lock_;
   std::string manifest_sha256_;
   bool owns_summary_ = false;
+  RunSummary summary_;
   Clock::time_point started_;
   double wall_offset_ = 0, wall_s_ = 0, train_s_ = 0;
 };
@@ -608,10 +610,11 @@ ClientSide build_client_side(const Experiment& ex, Registry& registry, std::int6
   return side;
 }
 
-void run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings) {
+RunSummary run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings) {
   Run run(experiment, registry, settings);
   try {
     run.execute();
+    return run.summary();
   } catch (const RunRefused&) {
     throw;  // nothing was written
   } catch (const std::exception& e) {

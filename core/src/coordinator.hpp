@@ -11,6 +11,7 @@
 #include "psl/api/dataset.hpp"
 #include "psl/api/split_model.hpp"
 #include "registry.hpp"
+#include "run_summary.hpp"
 #include "step_planner.hpp"
 
 namespace psl {
@@ -40,10 +41,10 @@ class RunRefused : public RunError {
   using RunError::RunError;
 };
 
-// Runs the experiment and writes summary.json; throws RunError after recording the
-// failure in summary.json (status "failed"), so the folder stays readable, or
-// RunRefused, having written nothing.
-void run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings);
+// Runs the experiment, writes summary.json and returns what it wrote; throws RunError
+// after recording the failure in summary.json (status "failed"), so the folder stays
+// readable, or RunRefused, having written nothing.
+RunSummary run_experiment(const Experiment& experiment, Registry& registry, const RunSettings& settings);
 
 // What a real client computes for itself from the manifest: the data set, its own shard
 // (the partition is a pure function of the manifest and seed) and the split model.

@@ -8,6 +8,7 @@
 
 #include "digest.hpp"
 #include "run_folder.hpp"
+#include "run_summary.hpp"
 
 namespace psl {
 
@@ -23,7 +24,7 @@ std::string file_sha256(const fs::path& file) {
 }
 
 // The rows' own story against the summary's.
-void check_rows(const fs::path& dir, const nlohmann::json& s, std::vector<std::string>& problems) {
+void check_rows(const fs::path& dir, const RunSummary& s, std::vector<std::string>& problems) {
   std::vector<MetricsRow> rows;
   try {
     rows = MetricsLog::read(dir / "metrics.csv");
@@ -45,11 +46,9 @@ void check_rows(const fs::path& dir, const nlohmann::json& s, std::vector<std::s
     }
     ++train;
   }
-  const auto steps = s.value("train_steps", std::int64_t{-1});
-  if (steps != train)
-    problems.push_back(fmt::format("summary.json counts {} steps, metrics.csv holds {}", steps, train));
-  const auto& acc = s.contains("test_accuracy") ? s["test_accuracy"] : nlohmann::json();
-  if (acc.is_number() && (!last_eval || std::abs(last_eval->test_accuracy - acc.get<double>()) > 1e-8))
+  if (s.train_steps != train)
+    problems.push_back(fmt::format("summary.json counts {} steps, metrics.csv holds {}", s.train_steps, train));
+  if (s.test_accuracy && (!last_eval || std::abs(last_eval->test_accuracy - *s.test_accuracy) > 1e-8))
     problems.push_back("summary.json's test_accuracy is not metrics.csv's last evaluation");
 }
 
@@ -57,27 +56,27 @@ void check_rows(const fs::path& dir, const nlohmann::json& s, std::vector<std::s
 
 std::vector<std::string> run_folder_problems(const fs::path& dir) {
   std::vector<std::string> problems;
-  nlohmann::json s;
+  RunSummary s;
   try {
-    s = read_summary(dir);
+    s = read_run_summary(dir);
   } catch (const std::exception& e) {
     return {e.what()};
   }
-  if (!s.contains("metrics_sha256") || !s.contains("manifest_sha256"))
+  if (!s.has_checksums)
     return {"summary.json has no checksums (written by a psl older than 0.2): its files cannot be checked against "
             "each other; run it again"};
-  const std::string status = s.value("status", "");
+  const std::string& status = s.status;
   if (status != "running" && status != "complete" && status != "failed")
     problems.push_back(fmt::format("summary.json: unknown status '{}'", status));
 
-  const std::string manifest_sum = s.value("manifest_sha256", "");
+  const std::string& manifest_sum = s.manifest_sha256;
   if (!manifest_sum.empty()) {
     if (!fs::exists(dir / "manifest.toml")) problems.push_back("manifest.toml is missing");
     else if (file_sha256(dir / "manifest.toml") != manifest_sum)
       problems.push_back("manifest.toml is not the manifest this summary was written with (changed or replaced)");
   }
 
-  const auto bytes = s.value("metrics_bytes", std::uintmax_t{0});
+  const auto bytes = s.metrics_bytes;
   if (bytes == 0) return problems;  // failed before its first row
   const auto metrics = dir / "metrics.csv";
   const auto size = fs::exists(metrics) ? fs::file_size(metrics) : 0;
@@ -86,7 +85,7 @@ std::vector<std::string> run_folder_problems(const fs::path& dir) {
                                    bytes));
     return problems;
   }
-  if (file_prefix_sha256(metrics, bytes) != s.value("metrics_sha256", "")) {
+  if (file_prefix_sha256(metrics, bytes) != s.metrics_sha256) {
     problems.push_back("metrics.csv is not the file summary.json was written with (rewritten, or written by two runs)");
     return problems;
   }

@@ -180,15 +180,4 @@ void write_partition_csv(const std::filesystem::path& file, const std::vector<st
   write_file_atomic(file, out);
 }
 
-nlohmann::json read_summary(const std::filesystem::path& dir) {
-  const auto file = dir / "summary.json";
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot read it", file.string()));
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("{}: unreadable summary.json: {}", file.string(), e.what()));
-  }
-}
-
 }  // namespace psl

@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -66,10 +65,6 @@ class MetricsLog {
   int fd_ = -1;
   std::uintmax_t bytes_ = 0;
 };
-
-// DIR/summary.json, parsed; throws std::runtime_error naming the file if it is missing
-// or unreadable.
-nlohmann::json read_summary(const std::filesystem::path& dir);
 
 // partition.csv: client, samples, then one column per class.
 void write_partition_csv(const std::filesystem::path& file, const std::vector<std::vector<std::int64_t>>& histograms);

@@ -17,6 +17,7 @@
 #include "run_check.hpp"
 #include "run_folder.hpp"
 #include "run_lock.hpp"
+#include "run_summary.hpp"
 #include "spawn_psl.hpp"
 
 namespace psl {
@@ -48,7 +49,7 @@ namespace {
 bool complete(const fs::path& run) {
   if (!fs::exists(run / "summary.json")) return false;
   try {
-    return read_summary(run).value("status", "") == "complete" && run_folder_problems(run).empty();
+    return read_run_summary(run).complete() && run_folder_problems(run).empty();
   } catch (const std::runtime_error&) {  // unreadable: run it again
     return false;
   }

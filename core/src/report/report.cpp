@@ -41,7 +41,7 @@ std::string label_for(const Run& r) {
     if (!name.empty()) return name;
   }
   const auto& s = r.summary;
-  return fmt::format("{} K={} B={}", s.value("sampler", "?"), s.value("num_clients", 0), s.value("batch_size", 0));
+  return fmt::format("{} K={} B={}", s.sampler, s.num_clients, s.batch_size);
 }
 
 double mean(const std::vector<double>& v) { return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
@@ -51,9 +51,6 @@ double stddev(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += (x - m) * (x - m);
   return std::sqrt(s / double(v.size() - 1));
-}
-double num(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
 }
 
 }  // namespace
@@ -85,7 +82,7 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
   for (const auto& d : dirs) {
     Run r;
     r.dir = d;
-    r.summary = read_summary(d);
+    r.summary = read_run_summary(d);
     r.metrics = MetricsLog::read(d / "metrics.csv");
     const auto key = group_key(d);
     if (!labels.count(key)) labels[key] = label_for(r);
@@ -104,17 +101,17 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
       index[r.group] = out.size();
       GroupStats g;
       g.group = r.group;
-      g.sampler = r.summary.value("sampler", "?");
-      g.clients = r.summary.value("num_clients", std::int64_t{0});
-      g.batch_size = r.summary.value("batch_size", std::int64_t{0});
+      g.sampler = r.summary.sampler;
+      g.clients = r.summary.num_clients;
+      g.batch_size = r.summary.batch_size;
       out.push_back(g);
     }
     auto& g = out[index[r.group]];
     ++g.runs;
-    if (std::isfinite(num(r.summary, "test_accuracy"))) acc[r.group].push_back(100 * num(r.summary, "test_accuracy"));
-    sim[r.group].push_back(num(r.summary, "simulated_time_s"));
-    wall[r.group].push_back(num(r.summary, "wall_time_s"));
-    dev[r.group].push_back(num(r.summary, "mean_batch_deviation"));
+    if (r.summary.test_accuracy) acc[r.group].push_back(100 * *r.summary.test_accuracy);
+    sim[r.group].push_back(r.summary.simulated_time_s);
+    wall[r.group].push_back(r.summary.wall_time_s);
+    dev[r.group].push_back(r.summary.mean_batch_deviation);
   }
   for (auto& g : out) {
     g.accuracy_mean = mean(acc[g.group]);
@@ -249,8 +246,8 @@ std::vector<std::string> plots(const std::vector<Run>& runs) {
       tradeoff.series.push_back({r.group, {}, {}});
     }
     auto& s = tradeoff.series[idx[r.group]];
-    s.x.push_back(num(r.summary, "mean_batch_deviation"));
-    s.y.push_back(num(r.summary, "simulated_time_s"));
+    s.x.push_back(r.summary.mean_batch_deviation);
+    s.y.push_back(r.summary.simulated_time_s);
   }
   out.push_back(tradeoff.svg());
   // The label histogram of the first run's partition (runs of one sweep usually share it).

@@ -5,15 +5,14 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "run_folder.hpp"
+#include "run_summary.hpp"
 
 namespace psl::report {
 
 struct Run {
   std::filesystem::path dir;
-  nlohmann::json summary;
+  RunSummary summary;
   std::vector<MetricsRow> metrics;
   std::string group;  // the settings the run shares with its other seeds
 };

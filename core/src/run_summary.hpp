@@ -1,0 +1,55 @@
+// What a run reports about itself (summary.json, docs/run-folder.md), as a struct:
+// run_experiment returns it, and every reader (psl run's result line, sweep, report,
+// bench, tests) loads it through read_run_summary. One writer and one reader keep the
+// file's keys in one place.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace psl {
+
+struct RemotePhaseSeconds {
+  double activations = 0, server = 0, client_gradients = 0;
+};
+
+struct RunSummary {
+  // what ran
+  std::string name, status, error, mode;  // status: running | complete | failed; mode: run | sample
+  std::string sampler, partitioner, delay, model, dataset, client_sync, transport;
+  std::int64_t num_clients = 0, batch_size = 0, seed = 0, epochs = 0;
+  // how far it got
+  std::int64_t epochs_completed = 0, train_steps = 0, train_samples = 0, steps_per_epoch = 0;
+  std::optional<double> test_accuracy, test_loss;  // none before the first evaluation, and in psl sample
+  // virtual clock and real time
+  double simulated_time_s = 0, straggler_wait_s = 0;
+  std::int64_t deferred_contributions = 0;
+  double wall_time_s = 0, train_wall_time_s = 0, samples_per_s = 0;
+  // per-step statistics
+  double mean_batch_deviation = 0, p50_batch_deviation = 0, p90_batch_deviation = 0;
+  double mean_batch_size = 0, mean_active_clients = 0;
+  double activation_bytes_per_sample = 0;
+  std::int64_t torch_threads = 0;
+  double peak_rss_mib = 0;
+  // TCP runs only
+  std::optional<std::int64_t> dropped_clients, lost_samples;
+  std::optional<RemotePhaseSeconds> remote_phase_s;
+  // what the summary was written with (run_check.cpp)
+  std::string manifest_sha256, metrics_sha256;
+  std::uintmax_t metrics_bytes = 0;
+  bool has_checksums = true;  // false: written by a psl older than 0.2
+
+  bool complete() const { return status == "complete"; }
+};
+
+nlohmann::json to_json(const RunSummary& s);
+void write_run_summary(const std::filesystem::path& run_dir, const RunSummary& s);
+// DIR/summary.json; throws std::runtime_error naming the file if it is missing, is not
+// JSON, or lacks a key every summary has.
+RunSummary read_run_summary(const std::filesystem::path& run_dir);
+
+}  // namespace psl
