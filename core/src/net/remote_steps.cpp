@@ -36,7 +36,7 @@ bool RemoteSteps::handle_loss(const PlannedStep& step, std::size_t i, const std:
   if (policy == ClientLossPolicy::Drop) {
     hooks_.log(fmt::format("client {} lost at step {} ({}); on_client_loss = drop: its remaining samples leave the run",
                      k, step.step, why));
-    hooks_.drop(k);
+    dropped_now_.push_back(k);
     ++dropped_;
     return false;
   }
@@ -113,6 +113,7 @@ double RemoteSteps::step(const PlannedStep& step) {
   auto phase_start = Clock::now();
   const std::size_t n = step.takes.size();
   gradients_.assign(n, at::Tensor());
+  dropped_now_.clear();
   for (std::size_t i = 0; i < n; ++i) request(step, i);
 
   std::vector<at::Tensor> acts;

@@ -27,7 +27,6 @@ class ClientLost : public std::runtime_error {
 };
 
 struct RemoteHooks {
-  std::function<void(std::int64_t)> drop;     // client k leaves the run (on_client_loss = "drop")
   std::function<void(std::int64_t)> restart;  // "wait": start client k again if its process died
   std::function<void(const std::string&)> log;
 };
@@ -41,6 +40,9 @@ class RemoteSteps {
   double step(const PlannedStep& step);
 
   std::int64_t dropped_clients() const { return dropped_; }
+  // The clients that left the run in the last step (on_client_loss = "drop"): the
+  // planner leaves them out from the next step on.
+  const std::vector<std::int64_t>& dropped_in_last_step() const { return dropped_now_; }
 
   // Wall seconds spent so far in each phase of the steps, to see where a step's time
   // goes: waiting for activations (client forward passes and the upload), the server's
@@ -66,6 +68,7 @@ class RemoteSteps {
   RemoteHooks hooks_;
   std::vector<at::Tensor> gradients_;  // per take: the gradient of its activations, for a redo
   std::int64_t dropped_ = 0;
+  std::vector<std::int64_t> dropped_now_;
   PhaseSeconds phases_;
 };
 

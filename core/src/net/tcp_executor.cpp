@@ -1,0 +1,122 @@
+#include "net/tcp_executor.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "net/credentials.hpp"
+#include "net/tokens.hpp"
+#include "run_folder.hpp"
+
+namespace psl::net {
+
+TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trainer& trainer, std::int64_t num_classes)
+    : settings_(settings) {
+  const auto& tr = ex.transport_settings;
+  if (ex.training_settings.client_sync != ClientSync::Shared)
+    throw RunError("transport.type = \"tcp\" runs training.client_sync = \"shared\" only; run local and fedavg simulated");
+  const std::int64_t K = ex.training_settings.clients;
+  ServerOptions so;
+  so.listen = settings.listen.empty() ? tr.listen : settings.listen;
+  ServerCredentials credentials;
+  try {
+    credentials = prepare_credentials(ex, settings.out, so.listen, settings.resume, settings.spawn_clients);
+  } catch (const CredentialsRefused& e) {
+    throw RunRefused(e.what());
+  }
+  so.token = credentials.master_token;
+  so.tls = credentials.tls;
+  so.tls_files = credentials.server;
+  so.manifest_text = to_toml(ex);
+  so.run_id = fmt::format("{:016x}", std::hash<std::string>{}(so.manifest_text));
+  so.num_clients = K;
+  so.handshake_timeout_s = tr.handshake_timeout_s;
+  so.ready_timeout_s = tr.ready_timeout_s;
+  const bool quiet = settings.quiet;
+  so.log = [quiet](const std::string& line) {
+    if (!quiet) fmt::print(stderr, "server: {}\n", line);
+  };
+  try {
+    server_ = std::make_unique<TcpServer>(so);
+  } catch (const std::exception& e) {
+    throw RunError(e.what());
+  }
+  const std::string address = server_->address();
+  write_file_atomic(settings.out / "server.txt", address + "\n");
+  if (!quiet)
+    fmt::print(stderr, "server: listening on {}{} (client tokens in {})\n", address, so.tls ? " with TLS" : "",
+               credentials.tokens_dir.string());
+
+  if (settings.spawn_clients) {
+    clients_ = std::make_unique<ClientProcesses>();
+    for (std::int64_t k = 0; k < K; ++k) {
+      std::vector<std::string> args = {"psl",         "client", "--connect",
+                                       address,       "--id",   std::to_string(k),
+                                       "--token-file", client_token_file(credentials.tokens_dir, k).string(),
+                                       "--quiet",     "--exit-with-parent", std::to_string(::getpid())};
+      if (so.tls) {
+        const auto& files = credentials.clients.at(std::size_t(k));
+        args.insert(args.end(), {"--tls-ca", files.ca, "--tls-cert", files.cert, "--tls-key", files.key});
+      }
+      clients_->spawn(k, std::move(args));
+    }
+  }
+  // Clients started by hand may take a while; spawned ones get two minutes.
+  const double patience = settings.spawn_clients ? 120.0 : 24 * 3600.0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    auto missing = server_->wait_all_connected(10.0);
+    if (missing.empty()) break;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > patience)
+      throw RunError(fmt::format("clients {} did not connect to {}", fmt::join(missing, ", "), address));
+    if (!quiet) fmt::print(stderr, "server: waiting for {} client(s): {}\n", missing.size(), fmt::join(missing, ", "));
+  }
+  RemoteOptions ro;
+  ro.on_client_loss = tr.on_client_loss;
+  ro.step_timeout_s = tr.step_timeout_s;
+  ro.max_value = tr.max_client_value;
+  ro.activation_shape = trainer.activation_shape();
+  ro.num_classes = num_classes;
+  RemoteHooks hooks;
+  hooks.log = so.log;
+  hooks.restart = [this, log = so.log](std::int64_t k) {
+    if (clients_ && clients_->restart_if_ended(k)) log(fmt::format("client {}'s process had ended; started it again", k));
+  };
+  remote_ = std::make_unique<RemoteSteps>(*server_, trainer, ro, std::move(hooks));
+}
+
+// Without stop() the clients are not told: their connections just close, as if the
+// server had died (what --stop-after-epochs simulates), and they try to reconnect.
+TcpExecutor::~TcpExecutor() = default;
+
+StepOutcome TcpExecutor::execute(const PlannedStep& step) {
+  StepOutcome out;
+  lost_samples_ += step.lost;
+  if (step.takes.empty()) return out;
+  try {
+    out.loss = remote_->step(step);  // NaN if every client of the step was lost
+  } catch (const ClientLost& e) {
+    throw RunError(fmt::format("{}; the last checkpoint is in {} (psl run --resume {})", e.what(),
+                               settings_.out.string(), settings_.out.string()));
+  }
+  out.dropped = remote_->dropped_in_last_step();
+  if (std::isinf(out.loss)) throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", out.loss, step.step));
+  return out;
+}
+
+void TcpExecutor::stop(const std::string& reason) {
+  if (server_) server_->shutdown_all(reason);
+  if (clients_) clients_->stop(10.0);
+  clients_.reset();
+}
+
+void TcpExecutor::describe(RunSummary& s) const {
+  s.dropped_clients = remote_->dropped_clients();
+  const auto& p = remote_->phase_seconds();
+  s.remote_phase_s = RemotePhaseSeconds{p.activations, p.server, p.client_gradients};
+  s.lost_samples = lost_samples_;
+}
+
+}  // namespace psl::net
