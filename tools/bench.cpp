@@ -156,6 +156,7 @@ double plain_loop_samples_per_s(psl::Registry& registry, const psl::Experiment& 
 double psl_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, const std::string& tag) {
   psl::RunSettings s;
   s.out = g_work / ("run-" + tag);
+  std::filesystem::remove_all(s.out);  // the previous repetition's run (psl refuses a run on top of another)
   s.quiet = true;
   psl::run_experiment(ex, registry, s);
   return read_run_summary(s.out).samples_per_s;
