@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator.hpp"
+#include "experiment_parts.hpp"
 #include "process_settings.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"

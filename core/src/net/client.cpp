@@ -16,7 +16,7 @@
 #include <thread>
 #include <utility>
 
-#include "coordinator.hpp"
+#include "experiment_parts.hpp"
 #include "manifest.hpp"
 #include "net/client_connection.hpp"
 #include "net/wire.hpp"
