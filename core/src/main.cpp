@@ -1,5 +1,7 @@
-// The psl program: one binary, one subcommand per job. Each subcommand lives in its own
-// commands_*.cpp; this file only wires the command line.
+// The psl program: one binary, one subcommand per job. This file only wires the command
+// line; the subcommands live in commands_run.cpp (run, sample, serve),
+// commands_inspect.cpp (validate, plugins), net/client.cpp (client), sweep.cpp (sweep)
+// and report/report.cpp (report).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 

@@ -1,6 +1,7 @@
-// The worked example of docs/writing-a-plugin.md: each step, `clients_per_step` clients
-// chosen at random among those with data left contribute B / clients_per_step samples
-// each (fewer if they have fewer left).
+// A small bundled example sampler (the plugin guide's own example is
+// docs/examples/round_robin.cpp): each step, `clients_per_step` clients chosen at random
+// among those with data left contribute B / clients_per_step samples each (fewer if
+// they have fewer left).
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>
 

@@ -3,7 +3,7 @@
 // steps whose sizes differ by at most one. The server needs only the counts R_k.
 //
 // Drawing the batch item by item from the pooled counts gives the same distribution as
-// shuffling a pool of N client ids and cutting it into chunks (SPEC.md), at O(B log K)
+// shuffling a pool of N client ids and cutting it into chunks (docs/samplers.md), at O(B log K)
 // per step and O(K) memory instead of O(N).
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>

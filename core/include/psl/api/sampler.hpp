@@ -19,8 +19,9 @@ class ClientState {
   virtual std::int64_t total_samples() const = 0;                 // N
   virtual std::int64_t total_remaining() const = 0;               // R
   // Expected seconds for `client` to take part in one step with `samples` samples
-  // (compute, upload of activations, download of gradients). From the delay model in
-  // simulation, from a running mean of observed step times with real clients.
+  // (compute, upload of activations, download of gradients), from the manifest's delay
+  // model. (With real clients too, for now: estimates from observed step times are not
+  // built yet.)
   virtual double expected_latency_s(std::int64_t client, std::int64_t samples) const = 0;
   // Per-class sample counts of the client's shard; nullptr unless the manifest sets
   // `sampler.label_aware = true`.
