@@ -95,6 +95,15 @@ TEST_CASE("a resumed run ends with the same numbers as an uninterrupted one", "[
   CHECK(summary(part).test_accuracy == summary(full).test_accuracy);
 }
 
+TEST_CASE("a run stopped by max_steps on an evaluation step evaluates it once", "[training]") {
+  const auto dir = run("max-steps-eval", "eval_every_steps = 5\nmax_steps = 10\n");
+  std::vector<std::int64_t> evaluated;
+  for (const auto& r : MetricsLog::read(dir / "metrics.csv"))
+    if (!r.is_train) evaluated.push_back(r.step);
+  CHECK(evaluated == std::vector<std::int64_t>{4, 9});
+  CHECK(summary(dir).train_steps == 10);
+}
+
 TEST_CASE("fused and per-client client passes give the same parameters", "[training][fused]") {
   Context ctx;
   ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");

@@ -17,7 +17,6 @@
 #include "progress.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"
-#include "psl/api/partitioner.hpp"
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
 #include "recorder.hpp"
@@ -31,10 +30,6 @@ namespace psl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-}  // namespace
-
-namespace {
 
 // One run: build the components, then the step loop (docs/step-loop.md): the planner
 // plans a step, the executor runs it, the recorder writes it down.
@@ -193,12 +188,11 @@ class Run {
         recorder_->step(step, outcome.loss, elapsed());             // record
         progress.step(epoch, step.step, outcome.loss,
                       progress_.train_s > 0 ? double(recorder_->samples()) / progress_.train_s : 0.0);
-        if (t.eval_every_steps > 0 && (step.step + 1) % t.eval_every_steps == 0 && !planner_->epoch_done())
+        stopped = t.max_steps > 0 && step.step + 1 >= t.max_steps;
+        // The last step of an epoch, or of the run, is evaluated once, below.
+        if (t.eval_every_steps > 0 && (step.step + 1) % t.eval_every_steps == 0 && !planner_->epoch_done() && !stopped)
           evaluate(step.step, epoch, progress);
-        if (t.max_steps > 0 && step.step + 1 >= t.max_steps) {
-          stopped = true;
-          break;
-        }
+        if (stopped) break;
       }
       if (epoch == start.epochs_done) progress_.steps_per_epoch = epoch_steps;
       if (!stopped) ++progress_.epochs_done;
