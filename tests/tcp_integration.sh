@@ -48,6 +48,9 @@ awk '/"remote_phase_s"/ {inside = 1; next}
      inside { gsub(/[",]/, ""); if ($2 > 0) { n++; sum += $2 } }
      /"train_wall_time_s"/ { gsub(/,/, ""); train = $2 }
      END { exit !(n == 3 && sum <= train) }' "$work/tcp/summary.json" || fail "summary.json lacks a sound remote_phase_s"
+# Samplers saw the clients' observed step times, and the summary says so.
+grep -q '"latency_source": "observed"' "$work/tcp/summary.json" || fail "TCP summary: latency_source is not observed"
+grep -q '"latency_source": "delay_model"' "$work/sim/summary.json" || fail "simulated summary: latency_source"
 
 same_numbers() {  # step, epoch, loss, batch size, test accuracy and loss of two runs
   diff <(cut -d, -f1,2,5,6,12,13 "$1/metrics.csv") <(cut -d, -f1,2,5,6,12,13 "$2/metrics.csv")

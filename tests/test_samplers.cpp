@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "latency_estimates.hpp"
 #include "sampling_harness.hpp"
 
 using namespace psl;
@@ -188,4 +189,16 @@ TEST_CASE("lds with delta > 0 puts slow clients in fewer steps, spread over the 
   INFO("share of slow data used in the first half: gate " << gate_half << ", defer " << defer_half);
   CHECK(gate_half > 0.35);
   CHECK(defer_half < gate_half);
+}
+
+TEST_CASE("latency estimates fit a real client's observed step times", "[sampler][latency]") {
+  psl::LatencyEstimates est(2);
+  CHECK_FALSE(est.known(0));
+  est.observe(0, 10, 0.5);
+  CHECK(est.known(0));
+  CHECK(est.expected(0, 40) == Approx(0.5));  // one batch size seen: its mean time
+  // seconds = 0.2 + 0.01 * samples, seen at three batch sizes: the fit recovers both parts.
+  for (int b : {5, 10, 20, 5, 20}) est.observe(1, b, 0.2 + 0.01 * b);
+  CHECK(est.expected(1, 40) == Approx(0.6));
+  CHECK(est.expected(1, 0) == Approx(0.2));
 }

@@ -222,3 +222,58 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   honest.join();
   attacker.join();
 }
+
+TEST_CASE("a real client's step time is measured as its frames arrive", "[server][latency]") {
+  Log log;
+  TcpServer server(options(log));
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Model, "mlp");
+  auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
+  Trainer trainer(*model, {1, 6, 6}, 4, {3, 3}, TrainerConfig{});
+  const auto shapes = trainer.client_gradient_shapes();
+  const auto act_shape = trainer.activation_shape();
+  // Client 1 is slowed on purpose: 200 ms before its activations, 100 ms before its gradients.
+  auto client = [&](std::int64_t k) {
+    const auto pause = std::chrono::milliseconds(k == 1 ? 100 : 0);
+    asio::io_context io;
+    auto s = connect(io, server.port());
+    hello(s, k);
+    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
+    const StepRequest r = decode_step_request(read_frame(s).payload);
+    std::vector<std::int64_t> shape = {r.count};
+    shape.insert(shape.end(), act_shape.begin(), act_shape.end());
+    std::this_thread::sleep_for(2 * pause);
+    asio::write(s, asio::buffer(encode_frame(MsgType::Activations,
+                                             encode(Activations{r.step, at::zeros(shape), at::zeros({r.count}, at::kLong)}))));
+    const Gradient g = decode_gradient(read_frame(s).payload);
+    ClientGrads out{g.step, {}};
+    for (const auto& sh : shapes) out.grads.push_back(at::zeros(sh));
+    std::this_thread::sleep_for(pause);
+    asio::write(s, asio::buffer(encode_frame(MsgType::ClientGrads, encode(out))));
+    boost::system::error_code ec;
+    std::array<std::uint8_t, 64> sink{};
+    while (!ec) s.read_some(asio::buffer(sink), ec);
+  };
+  std::thread fast(client, 0), slow(client, 1);
+  REQUIRE(server.wait_all_connected(10.0).empty());
+  RemoteOptions ro;
+  ro.activation_shape = act_shape;
+  ro.num_classes = 4;
+  RemoteHooks hooks;
+  hooks.log = log.sink();
+  RemoteSteps remote(server, trainer, ro, hooks);
+  PlannedStep step;
+  step.takes = {{0, 2}, {1, 3}};
+  step.offsets = {0, 0};
+  remote.step(step);
+  const auto& l = remote.latencies_in_last_step();
+  REQUIRE(l.size() == 2);
+  CHECK(l[0].client == 0);
+  CHECK(l[1].client == 1);
+  CHECK(l[1].samples == 3);
+  CHECK(l[1].seconds >= 0.3);          // at least the pauses it took
+  CHECK(l[1].seconds > l[0].seconds);  // and more than the client that did not pause
+  server.shutdown_all("done");
+  fast.join();
+  slow.join();
+}

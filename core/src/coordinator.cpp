@@ -183,6 +183,7 @@ class Run {
         const PlannedStep step = planner_->next();                  // plan
         const StepOutcome outcome = executor_->execute(step);       // execute
         for (const auto k : outcome.dropped) planner_->drop_client(k);
+        for (const auto& l : outcome.latencies) planner_->observe_latency(l.client, l.samples, l.seconds);
         progress_.train_s += std::chrono::duration<double>(Clock::now() - t0).count();
         ++epoch_steps;
         recorder_->step(step, outcome.loss, elapsed());             // record

@@ -14,9 +14,15 @@
 
 namespace psl {
 
+struct ObservedLatency {
+  std::int64_t client = 0, samples = 0;
+  double seconds = 0;  // the client's part of the step: its forward and backward passes and transfers
+};
+
 struct StepOutcome {
   double loss = NAN;                  // NaN: nothing was trained (psl sample; every client of the step lost)
   std::vector<std::int64_t> dropped;  // clients that left the run during the step (on_client_loss = "drop")
+  std::vector<ObservedLatency> latencies;  // real clients: what each took
 };
 
 class StepExecutor {

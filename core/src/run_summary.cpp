@@ -52,6 +52,7 @@ json to_json(const RunSummary& s) {
   j["mean_active_clients"] = s.mean_active_clients;
   j["steps_per_epoch"] = s.steps_per_epoch;
   j["activation_bytes_per_sample"] = s.activation_bytes_per_sample;
+  j["latency_source"] = s.latency_source;
   j["torch_threads"] = s.torch_threads;
   j["peak_rss_mib"] = s.peak_rss_mib;
   j["manifest_sha256"] = s.manifest_sha256;
@@ -124,6 +125,7 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
     take(j, "mean_batch_size", s.mean_batch_size);
     take(j, "mean_active_clients", s.mean_active_clients);
     take(j, "activation_bytes_per_sample", s.activation_bytes_per_sample);
+    take(j, "latency_source", s.latency_source);
     take(j, "torch_threads", s.torch_threads);
     take(j, "peak_rss_mib", s.peak_rss_mib);
     take(j, "dropped_clients", s.dropped_clients);

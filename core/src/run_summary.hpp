@@ -33,6 +33,9 @@ struct RunSummary {
   double mean_batch_deviation = 0, p50_batch_deviation = 0, p90_batch_deviation = 0;
   double mean_batch_size = 0, mean_active_clients = 0;
   double activation_bytes_per_sample = 0;
+  // Where samplers' expected client latencies came from: "delay_model", or "observed"
+  // (real clients: a running fit of their step times, latency_estimates.hpp).
+  std::string latency_source = "delay_model";
   std::int64_t torch_threads = 0;
   double peak_rss_mib = 0;
   // TCP runs only

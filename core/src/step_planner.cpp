@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "latency_estimates.hpp"
 #include "time_model.hpp"
 
 namespace psl {
@@ -14,7 +15,8 @@ class StepPlanner::Clients : public ClientState {
  public:
   Clients(const Partition& partition, const std::vector<std::vector<std::int64_t>>* histograms,
           const DelayModel& delay, double bytes_per_sample)
-      : histograms_(histograms), delay_(delay), bytes_per_sample_(bytes_per_sample) {
+      : histograms_(histograms), delay_(delay), bytes_per_sample_(bytes_per_sample),
+        observed_(std::int64_t(partition.size())) {
     for (const auto& p : partition) {
       totals_.push_back(std::int64_t(p.size()));
       total_ += std::int64_t(p.size());
@@ -36,8 +38,10 @@ class StepPlanner::Clients : public ClientState {
   std::int64_t total_samples() const override { return total_; }
   std::int64_t total_remaining() const override { return total_remaining_; }
   double expected_latency_s(std::int64_t k, std::int64_t samples) const override {
+    if (observed_.known(k)) return observed_.expected(k, samples);
     return client_step_time(delay_.expected(k), samples, bytes_per_sample_);
   }
+  LatencyEstimates& observed() { return observed_; }
   const std::vector<std::int64_t>* label_histogram(std::int64_t k) const override {
     return histograms_ ? &histograms_->at(k) : nullptr;
   }
@@ -48,7 +52,12 @@ class StepPlanner::Clients : public ClientState {
   const std::vector<std::vector<std::int64_t>>* histograms_;
   const DelayModel& delay_;
   double bytes_per_sample_;
+  LatencyEstimates observed_;  // real clients only
 };
+
+void StepPlanner::observe_latency(std::int64_t client, std::int64_t samples, double seconds) {
+  clients_->observed().observe(client, samples, seconds);
+}
 
 void shuffle_client_order(std::vector<std::int64_t>& shard, std::uint64_t seed, std::int64_t epoch,
                           std::int64_t client) {

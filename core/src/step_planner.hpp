@@ -69,6 +69,10 @@ class StepPlanner {
   // are discarded and its samples leave the epoch.
   void drop_client(std::int64_t client) { dropped_.at(std::size_t(client)) = 1; }
   void set_global_step(std::int64_t step) { global_step_ = step; }
+  // A real client's observed time for a step of `samples` samples: from now on the
+  // sampler's expected_latency_s for that client comes from these observations, not from
+  // the delay model.
+  void observe_latency(std::int64_t client, std::int64_t samples, double seconds);
 
  private:
   class Clients;

@@ -27,6 +27,7 @@ std::string out_of_bounds(const at::Tensor& t, double bound, const std::string& 
 
 void RemoteSteps::request(const PlannedStep& step, std::size_t i) {
   StepRequest r{step.step, step.epoch, step.offsets[i], step.takes[i].count, trainer_.client_state()};
+  sent_at_[i] = std::chrono::steady_clock::now();
   server_.send(step.takes[i].client, MsgType::StepRequest, encode(r));
 }
 
@@ -70,7 +71,10 @@ bool RemoteSteps::await(const PlannedStep& step, std::size_t i, MsgType type, Fr
       // earlier step (a client that reconnected may still send one).
       std::int64_t frame_step = step.step;
       if (out.payload.size() >= 8) std::memcpy(&frame_step, out.payload.data(), 8);
-      if (out.type == type && frame_step >= step.step) return true;
+      if (out.type == type && frame_step >= step.step) {
+        client_s_[i] += std::chrono::duration<double>(out.received_at - sent_at_[i]).count();
+        return true;
+      }
       hooks_.log(fmt::format("client {}: {} for step {} while waiting for {} of step {}; ignored", k, to_string(out.type),
                        frame_step, to_string(type), step.step));
       continue;
@@ -85,6 +89,7 @@ bool RemoteSteps::await(const PlannedStep& step, std::size_t i, MsgType type, Fr
     if (type == MsgType::ClientGrads) {
       Frame again;
       if (!await(step, i, MsgType::Activations, again)) return false;
+      sent_at_[i] = std::chrono::steady_clock::now();
       server_.send(k, MsgType::Gradient, encode(Gradient{step.step, gradients_[i]}));
     }
   }
@@ -114,6 +119,9 @@ double RemoteSteps::step(const PlannedStep& step) {
   const std::size_t n = step.takes.size();
   gradients_.assign(n, at::Tensor());
   dropped_now_.clear();
+  latencies_.clear();
+  sent_at_.assign(n, {});
+  client_s_.assign(n, 0.0);
   for (std::size_t i = 0; i < n; ++i) request(step, i);
 
   std::vector<at::Tensor> acts;
@@ -157,6 +165,7 @@ double RemoteSteps::step(const PlannedStep& step) {
   phases_.server += seconds_since(phase_start);
   for (std::size_t j = 0; j < present.size(); ++j) {
     gradients_[present[j]] = grads[j];
+    sent_at_[present[j]] = std::chrono::steady_clock::now();
     server_.send(step.takes[present[j]].client, MsgType::Gradient, encode(Gradient{step.step, grads[j]}));
   }
 
@@ -184,6 +193,7 @@ double RemoteSteps::step(const PlannedStep& step) {
       continue;
     }
     client_grads.push_back(std::move(g.grads));
+    latencies_.push_back({step.takes[i].client, step.takes[i].count, client_s_[i]});
   }
   trainer_.apply_client_gradients(client_grads);
   phases_.client_gradients += seconds_since(phase_start);

@@ -3,6 +3,7 @@
 // where a lost client meets transport.on_client_loss.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -43,6 +44,13 @@ class RemoteSteps {
   // The clients that left the run in the last step (on_client_loss = "drop"): the
   // planner leaves them out from the next step on.
   const std::vector<std::int64_t>& dropped_in_last_step() const { return dropped_now_; }
+  // Per take of the last step that completed it: (client, samples, seconds of its part:
+  // request to activations plus gradient to parameter gradients, as the frames arrived).
+  struct Latency {
+    std::int64_t client, samples;
+    double seconds;
+  };
+  const std::vector<Latency>& latencies_in_last_step() const { return latencies_; }
 
   // Wall seconds spent so far in each phase of the steps, to see where a step's time
   // goes: waiting for activations (client forward passes and the upload), the server's
@@ -69,6 +77,9 @@ class RemoteSteps {
   std::vector<at::Tensor> gradients_;  // per take: the gradient of its activations, for a redo
   std::int64_t dropped_ = 0;
   std::vector<std::int64_t> dropped_now_;
+  std::vector<Latency> latencies_;
+  std::vector<std::chrono::steady_clock::time_point> sent_at_;  // per take: its last request or gradient
+  std::vector<double> client_s_;                                // per take: its seconds so far
   PhaseSeconds phases_;
 };
 

@@ -362,6 +362,7 @@ struct TcpServer::Impl {
     changed.notify_all();
   }
   void deliver(std::int64_t client, std::uint64_t session, Frame f) {
+    f.received_at = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex);
     auto& box = mailboxes[std::size_t(client)];
     if (box.session != session) return;  // from a connection that has been replaced

@@ -4,6 +4,7 @@
 // runs on the network thread and a slow step never stalls the network.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +19,7 @@ namespace psl::net {
 struct Frame {
   MsgType type = MsgType::Heartbeat;
   std::vector<std::uint8_t> payload;
+  std::chrono::steady_clock::time_point received_at{};  // when the whole frame had arrived
 };
 
 struct ServerOptions {

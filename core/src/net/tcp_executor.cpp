@@ -102,6 +102,7 @@ StepOutcome TcpExecutor::execute(const PlannedStep& step) {
                                settings_.out.string(), settings_.out.string()));
   }
   out.dropped = remote_->dropped_in_last_step();
+  for (const auto& l : remote_->latencies_in_last_step()) out.latencies.push_back({l.client, l.samples, l.seconds});
   if (std::isinf(out.loss)) throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", out.loss, step.step));
   return out;
 }
@@ -117,6 +118,7 @@ void TcpExecutor::describe(RunSummary& s) const {
   const auto& p = remote_->phase_seconds();
   s.remote_phase_s = RemotePhaseSeconds{p.activations, p.server, p.client_gradients};
   s.lost_samples = lost_samples_;
+  s.latency_source = "observed";
 }
 
 }  // namespace psl::net

@@ -19,9 +19,9 @@ class ClientState {
   virtual std::int64_t total_samples() const = 0;                 // N
   virtual std::int64_t total_remaining() const = 0;               // R
   // Expected seconds for `client` to take part in one step with `samples` samples
-  // (compute, upload of activations, download of gradients), from the manifest's delay
-  // model. (With real clients too, for now: estimates from observed step times are not
-  // built yet.)
+  // (compute, upload of activations, download of gradients). From the delay model in
+  // simulation; with real clients, from a running fit of the client's observed step
+  // times once it has taken part in a step (the delay model until then).
   virtual double expected_latency_s(std::int64_t client, std::int64_t samples) const = 0;
   // Per-class sample counts of the client's shard; nullptr unless the manifest sets
   // `sampler.label_aware = true`.
