@@ -72,6 +72,36 @@ double resident_mib() {
   return 0;
 }
 
+// A scripted client for one step: zero activations, then `gradient_value` in every
+// parameter gradient, after the pauses given; it stays until the server closes.
+struct ScriptedClient {
+  std::vector<std::int64_t> activation_shape;
+  std::vector<std::vector<std::int64_t>> gradient_shapes;
+  float gradient_value = 0;
+  std::chrono::milliseconds before_activations{0}, before_gradients{0};
+
+  void run(std::uint16_t port, std::int64_t k) const {
+    asio::io_context io;
+    auto s = connect(io, port);
+    hello(s, k);
+    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
+    const StepRequest r = decode_step_request(read_frame(s).payload);
+    std::vector<std::int64_t> shape = {r.count};
+    shape.insert(shape.end(), activation_shape.begin(), activation_shape.end());
+    std::this_thread::sleep_for(before_activations);
+    asio::write(s, asio::buffer(encode_frame(
+                       MsgType::Activations, encode(Activations{r.step, at::zeros(shape), at::zeros({r.count}, at::kLong)}))));
+    const Gradient g = decode_gradient(read_frame(s).payload);
+    ClientGrads out{g.step, {}};
+    for (const auto& sh : gradient_shapes) out.grads.push_back(at::full(sh, gradient_value));
+    std::this_thread::sleep_for(before_gradients);
+    asio::write(s, asio::buffer(encode_frame(MsgType::ClientGrads, encode(out))));
+    boost::system::error_code ec;
+    std::array<std::uint8_t, 64> sink{};
+    while (!ec) s.read_some(asio::buffer(sink), ec);  // until the server closes
+  }
+};
+
 }  // namespace
 
 TEST_CASE("before authenticating, a peer may announce one small frame only", "[server][limits]") {
@@ -180,25 +210,9 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
 
   const float poison = GENERATE(NAN, INFINITY, 1e30f);
   // Client 0 is honest (zero gradients), client 1 sends `poison`.
-  auto client = [&](std::int64_t k) {
-    asio::io_context io;
-    auto s = connect(io, server.port());
-    hello(s, k);
-    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
-    const StepRequest r = decode_step_request(read_frame(s).payload);
-    std::vector<std::int64_t> shape = {r.count};
-    shape.insert(shape.end(), act_shape.begin(), act_shape.end());
-    const auto labels = at::zeros({r.count}, at::kLong);
-    asio::write(s, asio::buffer(encode_frame(MsgType::Activations, encode(Activations{r.step, at::zeros(shape), labels}))));
-    const Gradient g = decode_gradient(read_frame(s).payload);
-    ClientGrads out{g.step, {}};
-    for (const auto& sh : shapes) out.grads.push_back(k == 1 ? at::full(sh, poison) : at::zeros(sh));
-    asio::write(s, asio::buffer(encode_frame(MsgType::ClientGrads, encode(out))));
-    boost::system::error_code ec;
-    std::array<std::uint8_t, 64> sink{};
-    while (!ec) s.read_some(asio::buffer(sink), ec);  // until the server closes
-  };
-  std::thread honest(client, 0), attacker(client, 1);
+  const ScriptedClient honest_client{act_shape, shapes, 0.0f}, attacker_client{act_shape, shapes, poison};
+  std::thread honest([&] { honest_client.run(server.port(), 0); });
+  std::thread attacker([&] { attacker_client.run(server.port(), 1); });
   REQUIRE(server.wait_all_connected(10.0).empty());
   RemoteOptions ro;
   ro.on_client_loss = ClientLossPolicy::Drop;
@@ -233,28 +247,10 @@ TEST_CASE("a real client's step time is measured as its frames arrive", "[server
   const auto shapes = trainer.client_gradient_shapes();
   const auto act_shape = trainer.activation_shape();
   // Client 1 is slowed on purpose: 200 ms before its activations, 100 ms before its gradients.
-  auto client = [&](std::int64_t k) {
-    const auto pause = std::chrono::milliseconds(k == 1 ? 100 : 0);
-    asio::io_context io;
-    auto s = connect(io, server.port());
-    hello(s, k);
-    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
-    const StepRequest r = decode_step_request(read_frame(s).payload);
-    std::vector<std::int64_t> shape = {r.count};
-    shape.insert(shape.end(), act_shape.begin(), act_shape.end());
-    std::this_thread::sleep_for(2 * pause);
-    asio::write(s, asio::buffer(encode_frame(MsgType::Activations,
-                                             encode(Activations{r.step, at::zeros(shape), at::zeros({r.count}, at::kLong)}))));
-    const Gradient g = decode_gradient(read_frame(s).payload);
-    ClientGrads out{g.step, {}};
-    for (const auto& sh : shapes) out.grads.push_back(at::zeros(sh));
-    std::this_thread::sleep_for(pause);
-    asio::write(s, asio::buffer(encode_frame(MsgType::ClientGrads, encode(out))));
-    boost::system::error_code ec;
-    std::array<std::uint8_t, 64> sink{};
-    while (!ec) s.read_some(asio::buffer(sink), ec);
-  };
-  std::thread fast(client, 0), slow(client, 1);
+  const ScriptedClient fast_client{act_shape, shapes}, slow_client{act_shape, shapes, 0.0f, std::chrono::milliseconds(200),
+                                                                  std::chrono::milliseconds(100)};
+  std::thread fast([&] { fast_client.run(server.port(), 0); });
+  std::thread slow([&] { slow_client.run(server.port(), 1); });
   REQUIRE(server.wait_all_connected(10.0).empty());
   RemoteOptions ro;
   ro.activation_shape = act_shape;
