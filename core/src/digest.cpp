@@ -52,4 +52,11 @@ std::string file_prefix_sha256(const std::filesystem::path& file, std::uintmax_t
   return h.hex();
 }
 
+std::string file_sha256(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec) throw std::runtime_error(fmt::format("{}: cannot read it: {}", file.string(), ec.message()));
+  return file_prefix_sha256(file, size);
+}
+
 }  // namespace psl

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "digest.hpp"
 #include "run_folder.hpp"
@@ -15,13 +13,6 @@ namespace psl {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string file_sha256(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return sha256_hex(ss.str());
-}
 
 // The rows' own story against the summary's.
 void check_rows(const fs::path& dir, const RunSummary& s, std::vector<std::string>& problems) {

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "digest.hpp"
 #include "run_folder.hpp"
@@ -47,15 +45,13 @@ ResumePoint verified_resume_point(const std::filesystem::path& out) {
   } catch (const CheckpointError& e) {
     throw RunRefused(e.what());
   }
-  std::ifstream in(out / "manifest.toml", std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string manifest_sha256 = sha256_hex(text.str());
+  const auto manifest = out / "manifest.toml";
+  const std::string manifest_sha256 = std::filesystem::exists(manifest) ? file_sha256(manifest) : "";
   if (manifest_sha256 != c.header.manifest_sha256)
     throw RunRefused(fmt::format("{}: manifest.toml was changed after the run started (its checksum differs from "
                                  "the checkpoint's); resuming would mix two setups. Restore it, or start a new run "
                                  "with the changed manifest and another --out",
-                                 (out / "manifest.toml").string()));
+                                 manifest.string()));
   const auto metrics = out / "metrics.csv";
   const auto size = std::filesystem::exists(metrics) ? std::filesystem::file_size(metrics) : 0;
   if (size < c.header.metrics_bytes)
