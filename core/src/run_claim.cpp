@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 #include "digest.hpp"
 #include "run_folder.hpp"
 #include "run_summary.hpp"
