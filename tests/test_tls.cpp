@@ -65,15 +65,20 @@ class Relay {
   std::string seen_;
 };
 
-// The bytes a client's Hello (with its token) puts on the wire, with or without TLS.
-std::string wire_bytes_of_hello(bool tls, const EphemeralPki& pki, MsgType& answer) {
+// A two-client server with master secret "master", over TLS with the pki's server files.
+ServerOptions server_options(bool tls, const EphemeralPki& pki) {
   ServerOptions o;
   o.token = "master";
   o.num_clients = 2;
   o.manifest_text = "name = \"x\"";
   o.tls = tls;
   o.tls_files = pki.server;
-  TcpServer server(o);
+  return o;
+}
+
+// The bytes a client's Hello (with its token) puts on the wire, with or without TLS.
+std::string wire_bytes_of_hello(bool tls, const EphemeralPki& pki, MsgType& answer) {
+  TcpServer server(server_options(tls, pki));
   Relay relay(server.port());
   {
     ClientConnection c(fmt::format("127.0.0.1:{}", relay.port()), tls ? pki.clients[1] : TlsFiles{}, 10);
@@ -106,12 +111,7 @@ TEST_CASE("TLS refuses a plain peer, an untrusted certificate and a certificate 
   const auto pki = make_ephemeral_pki(dir / "a", {"127.0.0.1"}, 2);
   const auto other = make_ephemeral_pki(dir / "b", {"127.0.0.1"}, 2);
   test::ServerLog log;
-  ServerOptions o;
-  o.token = "master";
-  o.num_clients = 2;
-  o.manifest_text = "name = \"x\"";
-  o.tls = true;
-  o.tls_files = pki.server;
+  ServerOptions o = server_options(true, pki);
   o.log = log.sink();
   TcpServer server(o);
   const auto address = fmt::format("127.0.0.1:{}", server.port());

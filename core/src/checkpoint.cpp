@@ -2,9 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "digest.hpp"
 #include "run_folder.hpp"
@@ -44,8 +42,7 @@ void write_checkpoint(const std::filesystem::path& run_dir, const Checkpoint& c)
 
 Checkpoint read_checkpoint(const std::filesystem::path& run_dir) {
   const auto file = checkpoint_file(run_dir);
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  if (!std::filesystem::exists(file)) {
     if (std::filesystem::exists(run_dir / "checkpoint.pt"))
       throw CheckpointError(fmt::format("{}: the checkpoint was written by an older psl (checkpoint.pt without a "
                                         "checksum) and cannot be verified; start the run again",
@@ -53,9 +50,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& run_dir) {
     throw CheckpointError(fmt::format("{}: no checkpoint to resume from (a run checkpoints at each epoch end)",
                                       file.string()));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  const std::string bytes = read_file(file);
   auto damaged = [&](const std::string& why) {
     return CheckpointError(fmt::format("{}: the checkpoint is damaged ({}); it cannot be resumed from. Start the run "
                                        "again, or restore the file from a copy",

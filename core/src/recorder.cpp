@@ -120,7 +120,7 @@ void Recorder::checkpoint(const RunProgress& progress, std::int64_t global_step,
   c.header.epochs_done = progress.epochs_done;
   c.header.global_step = global_step;
   c.header.metrics_bytes = metrics_->bytes();
-  c.header.metrics_sha256 = file_prefix_sha256(metrics_->file(), metrics_->bytes());
+  c.header.metrics_sha256 = metrics_sha256();
   c.header.manifest_sha256 = manifest_sha256_;
   c.header.wall_time_s = progress.wall_s;
   c.header.train_wall_time_s = progress.train_s;
@@ -173,10 +173,19 @@ const RunSummary& Recorder::write_summary(const std::string& status, const std::
   // with (docs/run-folder.md); readers refuse a folder whose files disagree with these.
   s.manifest_sha256 = manifest_sha256_;
   s.metrics_bytes = metrics_ ? metrics_->bytes() : 0;
-  s.metrics_sha256 = metrics_ ? file_prefix_sha256(metrics_->file(), metrics_->bytes()) : "";
+  s.metrics_sha256 = metrics_ ? metrics_sha256() : "";
   write_run_summary(settings_.out, s);
   summary_ = std::move(s);
   return summary_;
+}
+
+const std::string& Recorder::metrics_sha256() {
+  // Rows are only ever appended, so the same length means the same bytes.
+  if (hashed_sha256_.empty() || hashed_bytes_ != metrics_->bytes()) {
+    hashed_bytes_ = metrics_->bytes();
+    hashed_sha256_ = file_prefix_sha256(metrics_->file(), hashed_bytes_);
+  }
+  return hashed_sha256_;
 }
 
 double Recorder::simulated_s() const { return totals_->simulated_s; }

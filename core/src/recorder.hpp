@@ -53,6 +53,9 @@ class Recorder {
 
  private:
   struct Totals;
+  // SHA-256 of metrics.csv as written so far; the checkpoint and the summary of an epoch
+  // end share one computation.
+  const std::string& metrics_sha256();
   const Experiment& ex_;
   RunSettings settings_;
   double bytes_per_sample_ = 0;
@@ -60,6 +63,8 @@ class Recorder {
   std::unique_ptr<MetricsLog> metrics_;
   std::ofstream schedule_;
   std::unique_ptr<Totals> totals_;
+  std::uintmax_t hashed_bytes_ = 0;
+  std::string hashed_sha256_;
   RunSummary summary_;
 };
 

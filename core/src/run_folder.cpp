@@ -59,6 +59,14 @@ void write_file_atomic(const std::filesystem::path& file, const std::string& con
   sync_folder(file.parent_path());
 }
 
+std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot read it", file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 bool holds_run(const std::filesystem::path& dir) {
   for (const char* name : {"manifest.toml", "metrics.csv", "summary.json", "checkpoint.bin", "checkpoint.pt",
                            "checkpoint.json"})

@@ -17,6 +17,9 @@ struct PlannedStep;
 // holds either its old or its new content, whole.
 void write_file_atomic(const std::filesystem::path& file, const std::string& content, unsigned mode = 0644);
 
+// The whole content of `file`; throws std::runtime_error naming it if it cannot be read.
+std::string read_file(const std::filesystem::path& file);
+
 // True if DIR holds (part of) a run: a manifest, metrics, summary or checkpoint.
 bool holds_run(const std::filesystem::path& dir);
 

@@ -6,10 +6,8 @@
 
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "checkpoint.hpp"
@@ -55,20 +53,15 @@ bool complete(const fs::path& run) {
   }
 }
 
-std::string file_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 enum class Start { Fresh, Resume };
 
 // How an unfinished point starts: resumed if its folder holds a checkpoint of the same
 // resolved manifest, otherwise afresh, with whatever the folder held moved aside.
 Start prepare(const fs::path& dir, const std::string& manifest_text, bool quiet) {
   if (!holds_run(dir)) return Start::Fresh;
-  if (fs::exists(checkpoint_file(dir)) && file_text(dir / "manifest.toml") == manifest_text) return Start::Resume;
+  if (fs::exists(checkpoint_file(dir)) && fs::exists(dir / "manifest.toml") &&
+      read_file(dir / "manifest.toml") == manifest_text)
+    return Start::Resume;
   fs::path aside;
   {
     FolderLock lock(dir);  // refuses if a run still writes it

@@ -185,7 +185,7 @@ struct TcpServer::Impl {
         return;
       }
       client = h.client;
-      server.authenticated(*this);
+      server.stop_counting_unauthenticated(*this);
       arm_timer(server.options.ready_timeout_s,
                 fmt::format("did not say Ready within {} s of its handshake", server.options.ready_timeout_s));
       server.log(fmt::format("client {} connected from {}{}", client, peer, server.options.tls ? " (TLS)" : ""));
@@ -228,7 +228,7 @@ struct TcpServer::Impl {
       timer.cancel();
       server.log(client >= 0 ? fmt::format("client {} ({}): connection closed: {}", client, peer, reason)
                              : fmt::format("{}: connection closed: {}", peer, reason));
-      server.closed(*this);
+      server.stop_counting_unauthenticated(*this);
       if (client >= 0) server.detach(client, id);
     }
 
@@ -332,11 +332,11 @@ struct TcpServer::Impl {
     });
   }
 
-  // Network thread: a session's count of the unauthenticated ends once.
-  void authenticated(Session& s) {
+  // Network thread: a session leaves the count of unauthenticated connections once,
+  // when it authenticates or when it closes, whichever comes first.
+  void stop_counting_unauthenticated(Session& s) {
     if (std::exchange(s.counted_unauthenticated, false)) --unauthenticated;
   }
-  void closed(Session& s) { authenticated(s); }
 
   bool attach(std::int64_t client, std::uint64_t session) {
     std::lock_guard lock(mutex);

@@ -18,18 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Runs that differ only in their seed share a group: the resolved manifest without the
 // seed (and name) lines.
 std::string group_key(const fs::path& dir) {
   static const std::regex drop(R"(^(seed|name|threads) = .*$)", std::regex::multiline);
-  return std::regex_replace(read_text(dir / "manifest.toml"), drop, "");
+  return std::regex_replace(read_file(dir / "manifest.toml"), drop, "");
 }
 
 // A readable label for a group: its folder name without the seed, or its main settings.
