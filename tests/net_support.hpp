@@ -9,8 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "client_sync.hpp"
+#include "net/remote_client_parts.hpp"
 #include "net/server.hpp"
 #include "net/wire.hpp"
+#include "psl/api/split_model.hpp"
+#include "trainer.hpp"
 
 namespace psl::test {
 
@@ -39,5 +43,38 @@ struct ServerLog {
     return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(part) != std::string::npos; });
   }
 };
+
+// A trainer whose client parts are real clients of `server` (shared sync), as the TCP
+// executor builds it.
+struct RemoteRig {
+  std::unique_ptr<Trainer> trainer;
+  net::RemoteClientParts* parts = nullptr;
+  std::vector<std::vector<std::int64_t>> gradient_shapes;  // the client part's parameters
+  std::vector<std::int64_t> activation_shape;               // one sample's
+  // The server's copy of the shared client part, cloned.
+  std::vector<at::Tensor> client_weights() const {
+    std::vector<at::Tensor> out;
+    for (const auto& p : parts->evaluation_part({})->parameters()) out.push_back(p.detach().clone());
+    return out;
+  }
+};
+inline RemoteRig remote_rig(net::TcpServer& server, const SplitModel& model, const std::vector<std::int64_t>& sample_shape,
+                            std::int64_t classes, std::int64_t clients, net::RemoteOptions options,
+                            net::RemoteHooks hooks) {
+  RemoteRig rig;
+  auto net = model.build(sample_shape, classes);
+  for (const auto& p : net.client->parameters()) rig.gradient_shapes.push_back(p.sizes().vec());
+  rig.activation_shape = measure_activation_shape(net.client, sample_shape);
+  options.activation_shape = rig.activation_shape;
+  options.num_classes = classes;
+  const OptimizerSettings o;
+  auto parts = std::make_unique<net::RemoteClientParts>(server, options, std::move(hooks), PartLayout::Shared,
+                                                        net.client, o, clients);
+  rig.parts = parts.get();
+  std::vector<std::int64_t> sizes(std::size_t(clients), 1);
+  rig.trainer = std::make_unique<Trainer>(net.server, o, std::move(parts), make_client_sync(ClientSync::Shared, 1, sizes),
+                                          sizes, 256);
+  return rig;
+}
 
 }  // namespace psl::test

@@ -10,7 +10,6 @@
 #include <mutex>
 #include <thread>
 
-#include "net/remote_steps.hpp"
 #include "net_support.hpp"
 #include "net/server.hpp"
 #include "net/tokens.hpp"
@@ -84,7 +83,7 @@ struct ScriptedClient {
     asio::io_context io;
     auto s = connect(io, port);
     hello(s, k);
-    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
+    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, encode_ready(0))));
     const StepRequest r = decode_step_request(read_frame(s).payload);
     std::vector<std::int64_t> shape = {r.count};
     shape.insert(shape.end(), activation_shape.begin(), activation_shape.end());
@@ -204,9 +203,13 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   Context ctx;
   ctx.params = test::defaults_for(Kind::Model, "mlp");
   auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
-  Trainer trainer(*model, {1, 6, 6}, 4, {3, 3}, TrainerConfig{});
-  const auto shapes = trainer.client_gradient_shapes();
-  const auto act_shape = trainer.activation_shape();
+  RemoteOptions ro;
+  ro.on_client_loss = ClientLossPolicy::Drop;
+  RemoteHooks hooks;
+  hooks.log = log.sink();
+  auto rig = test::remote_rig(server, *model, {1, 6, 6}, 4, 2, ro, hooks);
+  const auto shapes = rig.gradient_shapes;
+  const auto act_shape = rig.activation_shape;
 
   const float poison = GENERATE(NAN, INFINITY, 1e30f);
   // Client 0 is honest (zero gradients), client 1 sends `poison`.
@@ -214,23 +217,16 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   std::thread honest([&] { honest_client.run(server.port(), 0); });
   std::thread attacker([&] { attacker_client.run(server.port(), 1); });
   REQUIRE(server.wait_all_connected(10.0).empty());
-  RemoteOptions ro;
-  ro.on_client_loss = ClientLossPolicy::Drop;
-  ro.activation_shape = act_shape;
-  ro.num_classes = 4;
-  RemoteHooks hooks;
-  hooks.log = log.sink();
-  RemoteSteps remote(server, trainer, ro, hooks);
-  const auto before = trainer.client_state();
+  const auto before = rig.client_weights();
   PlannedStep step;
   step.step = 0;
   step.takes = {{0, 2}, {1, 2}};
   step.offsets = {0, 0};
-  CHECK(std::isfinite(remote.step(step)));
-  CHECK(remote.dropped_in_last_step() == std::vector<std::int64_t>{1});
-  CHECK(log.has("client 1 lost at step 0 (sent gradient 0"));
+  CHECK(std::isfinite(rig.trainer->step(step)));
+  CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{1});
+  CHECK(log.has("client 1 lost at step 0 (sent gradient tensor 0"));
   // Only the honest (zero) gradient was applied: the client part did not move.
-  const auto after = trainer.client_state();
+  const auto after = rig.client_weights();
   for (std::size_t i = 0; i < before.size(); ++i) CHECK(at::equal(before[i], after[i]));
   server.shutdown_all("done");
   honest.join();
@@ -243,26 +239,22 @@ TEST_CASE("a real client's step time is measured as its frames arrive", "[server
   Context ctx;
   ctx.params = test::defaults_for(Kind::Model, "mlp");
   auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
-  Trainer trainer(*model, {1, 6, 6}, 4, {3, 3}, TrainerConfig{});
-  const auto shapes = trainer.client_gradient_shapes();
-  const auto act_shape = trainer.activation_shape();
+  RemoteHooks hooks;
+  hooks.log = log.sink();
+  auto rig = test::remote_rig(server, *model, {1, 6, 6}, 4, 2, RemoteOptions{}, hooks);
+  const auto shapes = rig.gradient_shapes;
+  const auto act_shape = rig.activation_shape;
   // Client 1 is slowed on purpose: 200 ms before its activations, 100 ms before its gradients.
   const ScriptedClient fast_client{act_shape, shapes}, slow_client{act_shape, shapes, 0.0f, std::chrono::milliseconds(200),
                                                                   std::chrono::milliseconds(100)};
   std::thread fast([&] { fast_client.run(server.port(), 0); });
   std::thread slow([&] { slow_client.run(server.port(), 1); });
   REQUIRE(server.wait_all_connected(10.0).empty());
-  RemoteOptions ro;
-  ro.activation_shape = act_shape;
-  ro.num_classes = 4;
-  RemoteHooks hooks;
-  hooks.log = log.sink();
-  RemoteSteps remote(server, trainer, ro, hooks);
   PlannedStep step;
   step.takes = {{0, 2}, {1, 3}};
   step.offsets = {0, 0};
-  remote.step(step);
-  const auto& l = remote.latencies_in_last_step();
+  rig.trainer->step(step);
+  const auto l = rig.parts->take_events().latencies;
   REQUIRE(l.size() == 2);
   CHECK(l[0].client == 0);
   CHECK(l[1].client == 1);

@@ -9,6 +9,8 @@
 #include "psl/api/split_model.hpp"
 #include "run_folder.hpp"
 #include "sampling_harness.hpp"
+#include "client_part.hpp"
+#include "in_process_executor.hpp"
 #include "trainer.hpp"
 
 using namespace psl;
@@ -104,29 +106,88 @@ TEST_CASE("a run stopped by max_steps on an evaluation step evaluates it once", 
   CHECK(summary(dir).train_steps == 10);
 }
 
+namespace {
+// Random images in memory: a data set for driving a trainer step by step.
+class RandomImages : public Dataset {
+ public:
+  explicit RandomImages(std::int64_t n) : x_(torch::randn({n, 1, 28, 28})) {
+    for (std::int64_t i = 0; i < n; ++i) y_.push_back(std::int32_t((i * 7) % 10));
+  }
+  std::int64_t num_classes() const override { return 10; }
+  std::vector<std::int64_t> sample_shape() const override { return {1, 28, 28}; }
+  const std::vector<std::int32_t>& labels(Split) const override { return y_; }
+  at::Tensor features(Split, const std::vector<std::int64_t>& idx) const override {
+    return x_.index_select(0, torch::tensor(idx));
+  }
+
+ private:
+  at::Tensor x_;
+  std::vector<std::int32_t> y_;
+};
+
+// A step of `takes` over consecutive samples from `first`.
+PlannedStep consecutive_step(std::int64_t step, const std::vector<Take>& takes, std::int64_t first) {
+  PlannedStep s;
+  s.step = step;
+  s.takes = takes;
+  for (const auto& t : takes)
+    for (std::int64_t i = 0; i < t.count; ++i) s.indices.push_back(first++);
+  return s;
+}
+}  // namespace
+
 TEST_CASE("fused and per-client client passes give the same parameters", "[training][fused]") {
   Context ctx;
   ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");
   auto model = test::bundled().make<SplitModel>(Kind::Model, "fmnist_cnn", ctx);
-  auto trainer = [&](bool fused) {
-    torch::manual_seed(3);
-    TrainerConfig c;
-    c.fused = fused;
-    c.momentum = 0.9;
-    return std::make_unique<Trainer>(*model, std::vector<std::int64_t>{1, 28, 28}, 10,
-                                     std::vector<std::int64_t>{10, 10, 10}, c);
-  };
-  auto fused = trainer(true), split = trainer(false);
   torch::manual_seed(4);
+  const RandomImages data(48);
+  auto executor = [&](bool fused) {
+    torch::manual_seed(3);
+    TrainingSettings t;
+    t.clients = 3;
+    t.fused = fused;
+    t.momentum = 0.9;
+    auto net = model->build(data.sample_shape(), 10);
+    const auto shape = measure_activation_shape(net.client, data.sample_shape());
+    return std::make_unique<InProcessExecutor>(data, TrainingSetup{*model, net, shape, {10, 10, 10}, t});
+  };
+  auto fused = executor(true), split = executor(false);
   const std::vector<Take> takes = {{0, 5}, {1, 2}, {2, 9}};
   for (int step = 0; step < 3; ++step) {
-    auto x = torch::randn({16, 1, 28, 28});
-    auto y = torch::randint(0, 10, {16}, at::kLong);
-    CHECK(fused->step(takes, x, y) == Approx(split->step(takes, x, y)).epsilon(1e-5));
+    const auto plan = consecutive_step(step, takes, 16 * step);
+    CHECK(fused->execute(plan).loss == Approx(split->execute(plan).loss).epsilon(1e-5));
   }
-  const auto a = fused->parameters(), b = split->parameters();
+  const auto a = fused->trainer()->parameters(), b = split->trainer()->parameters();
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(at::allclose(a[i], b[i], 1e-4, 1e-6));
+}
+
+TEST_CASE("a client part's state round-trips through plain tensors, optimizer state included", "[training]") {
+  for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
+    INFO(to_string(kind));
+    Context ctx;
+    ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");
+    auto model = test::bundled().make<SplitModel>(Kind::Model, "fmnist_cnn", ctx);
+    const OptimizerSettings o{kind, 0.05, 0.9, 0.001};
+    torch::manual_seed(5);
+    ClientPart a(model->build({1, 28, 28}, 10).client, o), b(model->build({1, 28, 28}, 10).client, o);
+    const auto x = torch::randn({4, 1, 28, 28});
+    auto train = [&](ClientPart& p) {
+      p.optimizer->zero_grad();
+      p.module->forward(x).sum().backward();
+      p.optimizer->step();
+    };
+    train(a);
+    b.set_state(a.state());  // b now holds a's weights and optimizer state
+    train(a);
+    train(b);
+    const auto wa = a.weights(), wb = b.weights();
+    for (std::size_t i = 0; i < wa.size(); ++i) CHECK(at::equal(wa[i], wb[i]));
+    auto wrong = a.state();
+    wrong.pop_back();
+    CHECK_THROWS_AS(b.set_state(wrong), std::invalid_argument);
+  }
 }
 
 TEST_CASE("local and fedavg client sync train too", "[training]") {

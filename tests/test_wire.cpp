@@ -9,7 +9,6 @@
 #include <random>
 #include <thread>
 
-#include "net/remote_steps.hpp"
 #include "net_support.hpp"
 #include "net/server.hpp"
 #include "net/tokens.hpp"
@@ -22,15 +21,25 @@ using namespace psl::net;
 using Catch::Matchers::Contains;
 
 TEST_CASE("protocol messages round-trip", "[protocol]") {
-  StepRequest r{7, 1, 30, 16, {at::randn({3, 2}), at::arange(4, at::kLong)}};
+  StepRequest r{7, 1, 30, 16, 12};
   const auto r2 = decode_step_request(encode(r));
   CHECK(r2.step == 7);
   CHECK(r2.epoch == 1);
   CHECK(r2.offset == 30);
   CHECK(r2.count == 16);
-  REQUIRE(r2.weights.size() == 2);
-  CHECK(at::equal(r2.weights[0], r.weights[0]));
-  CHECK(at::equal(r2.weights[1], r.weights[1]));
+  CHECK(r2.version == 12);
+
+  PartTensors p{4, 9, {at::randn({3, 2}), at::arange(4, at::kLong)}};
+  const auto p2 = decode_part_tensors(encode(p));
+  CHECK(p2.step == 4);
+  CHECK(p2.version == 9);
+  REQUIRE(p2.tensors.size() == 2);
+  CHECK(at::equal(p2.tensors[0], p.tensors[0]));
+  CHECK(at::equal(p2.tensors[1], p.tensors[1]));
+  const auto d = decode_step_done(encode(StepDone{3, 8}));
+  CHECK((d.step == 3 && d.version == 8));
+  CHECK(decode_part_request(encode(PartRequest{2, PartKind::State})).kind == PartKind::State);
+  CHECK(decode_ready(encode_ready(17)) == 17);
 
   Activations a{3, at::randn({4, 32, 14, 14}), at::tensor(std::vector<std::int64_t>{0, 9, 2, 2})};
   const auto a2 = decode_activations(encode(a));
@@ -149,7 +158,7 @@ TEST_CASE("a client counts as connected only once it says Ready", "[protocol][se
   // Handshake done, data not yet loaded: no step may be sent to it.
   CHECK_FALSE(server.wait_connected(1, 0.2));
   CHECK(server.wait_all_connected(0.0) == std::vector<std::int64_t>{0, 1});
-  asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
+  asio::write(s, asio::buffer(encode_frame(MsgType::Ready, encode_ready(0))));
   CHECK(server.wait_connected(1, 5.0));
   CHECK(server.wait_all_connected(0.0) == std::vector<std::int64_t>{0});
   s.close();
@@ -212,15 +221,22 @@ TEST_CASE("answers to an earlier step are ignored, the step goes on with the rig
   Context ctx;
   ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");
   auto model = test::bundled().make<SplitModel>(Kind::Model, "fmnist_cnn", ctx);
-  Trainer trainer(*model, {1, 28, 28}, 10, {3}, TrainerConfig{});
-  const auto shapes = trainer.client_gradient_shapes();
+  RemoteOptions ro;
+  ro.step_timeout_s = 10;
+  RemoteHooks hooks;
+  hooks.log = [&](const std::string& line) {
+    std::lock_guard lock(log_mutex);
+    log.push_back(line);
+  };
+  auto rig = test::remote_rig(server, *model, {1, 28, 28}, 10, 1, ro, hooks);
+  const auto shapes = rig.gradient_shapes;
 
   std::thread client([&] {
     asio::io_context io;
     tcp::socket s(io);
     s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
     hello(s, {kProtocolVersion, "", 0, token(0)});
-    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, {})));
+    asio::write(s, asio::buffer(encode_frame(MsgType::Ready, encode_ready(0))));
     const StepRequest r = decode_step_request(read_frame(s).payload);
     const auto labels = at::tensor(std::vector<std::int64_t>(std::size_t(r.count), 1), at::kLong);
     const auto acts = at::zeros({r.count, 32, 14, 14});
@@ -234,25 +250,16 @@ TEST_CASE("answers to an earlier step are ignored, the step goes on with the rig
     read_frame(s);  // the Shutdown
   });
   REQUIRE(server.wait_all_connected(10.0).empty());
-  RemoteOptions ro;
-  ro.step_timeout_s = 10;
-  ro.activation_shape = {32, 14, 14};
-  RemoteHooks hooks;
-  hooks.log = [&](const std::string& line) {
-    std::lock_guard lock(log_mutex);
-    log.push_back(line);
-  };
-  RemoteSteps remote(server, trainer, ro, hooks);
-  const auto before = trainer.client_state()[0].clone();
+  const auto before = rig.client_weights()[0];
   PlannedStep step;
   step.step = 5;
   step.takes = {{0, 3}};
   step.offsets = {0};
-  const double loss = remote.step(step);
+  const double loss = rig.trainer->step(step);
   CHECK(std::isfinite(loss));
-  CHECK(remote.dropped_in_last_step().empty());  // no client may be dropped
+  CHECK(rig.parts->take_events().dropped.empty());  // no client may be dropped
   // The fresh gradients were zero: the stale ones (all ones) would have moved the weights.
-  CHECK(at::equal(trainer.client_state()[0], before));
+  CHECK(at::equal(rig.client_weights()[0], before));
   server.shutdown_all("done");
   client.join();
   std::lock_guard lock(log_mutex);

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <torch/utils.h>
 
 #include <algorithm>
 #include <chrono>
@@ -59,7 +58,10 @@ class Run {
     Rng delay_rng = make_rng(std::uint64_t(ex_.seed), "delay");
     delay_->setup(t.clients, delay_rng);
     sampler_ = build<Sampler>(ex_, registry_, Kind::Sampler);
-    const double bytes_per_sample = build_trainer(sizes);
+    auto model = build<SplitModel>(ex_, registry_, Kind::Model);
+    SplitNetwork network = initial_network(ex_, *model, *data_);
+    const auto activation_shape = measure_activation_shape(network.client, data_->sample_shape());
+    const double bytes_per_sample = activation_bytes(activation_shape);
     recorder_->set_activation_bytes_per_sample(bytes_per_sample);
 
     PlannerConfig pc;
@@ -72,10 +74,14 @@ class Run {
     pc.sampler_name = ex_.sampler.type;
     planner_ = std::make_unique<StepPlanner>(std::move(partition), data_->labels(Split::Train), *sampler_, *delay_, pc);
 
-    if (ex_.transport_settings.type == TransportKind::Tcp && settings_.train)
-      executor_ = std::make_unique<net::TcpExecutor>(ex_, settings_, *trainer_, data_->num_classes());
+    std::optional<TrainingSetup> setup;
+    if (settings_.train) setup.emplace(TrainingSetup{*model, network, activation_shape, sizes, t});
+    if (ex_.transport_settings.type == TransportKind::Tcp && setup)
+      executor_ = std::make_unique<net::TcpExecutor>(ex_, settings_, *setup, data_->num_classes());
     else
-      executor_ = std::make_unique<InProcessExecutor>(trainer_.get(), *data_);
+      executor_ = std::make_unique<InProcessExecutor>(*data_, setup);
+    trainer_ = executor_->trainer();
+    model_ = std::move(model);
 
     CheckpointHeader start;
     if (resume) {
@@ -99,29 +105,6 @@ class Run {
   }
 
  private:
-  // The trainer (psl run) or only the activation size at the cut (psl sample); returns
-  // the bytes of one sample's activations.
-  double build_trainer(const std::vector<std::int64_t>& client_sizes) {
-    const auto& t = ex_.training_settings;
-    auto model = build<SplitModel>(ex_, registry_, Kind::Model);
-    // Model weights come from torch's generator, seeded here and nowhere else.
-    torch::manual_seed(std::uint64_t(stream_seed(std::uint64_t(ex_.seed), "model-init")));
-    const TrainerConfig tc{t.optimizer,   t.lr,   t.momentum,        t.weight_decay,
-                           t.client_sync, t.sync_every_steps, t.fused, t.eval_batch_size};
-    try {
-      if (!settings_.train) {
-        auto net = model->build(data_->sample_shape(), data_->num_classes());
-        return activation_bytes(measure_activation_shape(net.client, data_->sample_shape()));
-      }
-      trainer_ = std::make_unique<Trainer>(*model, data_->sample_shape(), data_->num_classes(), client_sizes, tc);
-      return trainer_->activation_bytes_per_sample();
-    } catch (const c10::Error& e) {
-      throw RunError(fmt::format("model '{}': {}", ex_.model.type, e.what_without_backtrace()));
-    } catch (const std::exception& e) {
-      throw RunError(fmt::format("model '{}': {}", ex_.model.type, e.what()));
-    }
-  }
-
   void print_partition() const {
     if (settings_.quiet) return;
     const auto& h = planner_->label_histograms();
@@ -149,6 +132,9 @@ class Run {
     } catch (const c10::Error& e) {
       throw RunRefused(fmt::format("{}: the checkpoint's model state does not fit this model: {}",
                                    checkpoint_file(settings_.out).string(), e.what_without_backtrace()));
+    } catch (const std::invalid_argument& e) {
+      throw RunRefused(fmt::format("{}: the checkpoint's model state does not fit this run: {}",
+                                   checkpoint_file(settings_.out).string(), e.what()));
     }
   }
 
@@ -217,7 +203,8 @@ class Run {
   std::unique_ptr<Dataset> data_;
   std::unique_ptr<DelayModel> delay_;
   std::unique_ptr<Sampler> sampler_;
-  std::unique_ptr<Trainer> trainer_;
+  std::unique_ptr<SplitModel> model_;  // outlives the executor that builds replicas from it
+  Trainer* trainer_ = nullptr;         // the executor's; null for psl sample
   std::unique_ptr<StepPlanner> planner_;
   std::unique_ptr<StepExecutor> executor_;
   std::unique_ptr<Recorder> recorder_;

@@ -1,7 +1,8 @@
 // The "execute" box of the step loop (docs/step-loop.md): a planned step goes in, its
 // loss and what happened to the clients come out. One executor per transport: in
 // process (in_process_executor.cpp) or real clients over TCP (net/tcp_executor.cpp). A
-// new transport is one more implementation; the loop does not change.
+// new transport is one more implementation; the loop does not change. Each executor
+// builds its Trainer with its own ClientParts; the training arithmetic is shared.
 #pragma once
 
 #include <cmath>
@@ -9,20 +10,28 @@
 #include <string>
 #include <vector>
 
+#include "client_parts.hpp"
+#include "psl/api/split_model.hpp"
 #include "run_summary.hpp"
+#include "settings.hpp"
 #include "step_planner.hpp"
+#include "trainer.hpp"
 
 namespace psl {
-
-struct ObservedLatency {
-  std::int64_t client = 0, samples = 0;
-  double seconds = 0;  // the client's part of the step: its forward and backward passes and transfers
-};
 
 struct StepOutcome {
   double loss = NAN;                  // NaN: nothing was trained (psl sample; every client of the step lost)
   std::vector<std::int64_t> dropped;  // clients that left the run during the step (on_client_loss = "drop")
   std::vector<ObservedLatency> latencies;  // real clients: what each took
+};
+
+// What an executor needs to build its trainer.
+struct TrainingSetup {
+  const SplitModel& model;
+  SplitNetwork network;                    // the seeded initial network
+  std::vector<std::int64_t> activation_shape;  // one sample's, at the cut
+  std::vector<std::int64_t> client_sizes;  // N_k
+  TrainingSettings settings;
 };
 
 class StepExecutor {
@@ -36,6 +45,8 @@ class StepExecutor {
   virtual void stop(const std::string& reason) { (void)reason; }
   // What only this executor knows, added to summary.json.
   virtual void describe(RunSummary& summary) const { (void)summary; }
+  // The trainer, for evaluation and checkpoints; null when nothing is trained (psl sample).
+  virtual Trainer* trainer() = 0;
 };
 
 }  // namespace psl

@@ -1,6 +1,8 @@
 #include "experiment_parts.hpp"
 
+#include <c10/util/Exception.h>
 #include <fmt/format.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 
@@ -77,6 +79,17 @@ Partition make_partition(const Experiment& ex, Registry& registry, const Dataset
   return partition;
 }
 
+
+SplitNetwork initial_network(const Experiment& ex, const SplitModel& model, const Dataset& data) {
+  torch::manual_seed(std::uint64_t(stream_seed(std::uint64_t(ex.seed), "model-init")));
+  try {
+    return model.build(data.sample_shape(), data.num_classes());
+  } catch (const c10::Error& e) {
+    throw RunError(fmt::format("model '{}': {}", ex.model.type, e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw RunError(fmt::format("model '{}': {}", ex.model.type, e.what()));
+  }
+}
 
 ClientSide build_client_side(const Experiment& ex, Registry& registry, std::int64_t client) {
   ClientSide side;

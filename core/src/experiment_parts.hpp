@@ -25,6 +25,11 @@ std::unique_ptr<T> build(const Experiment& experiment, Registry& registry, Kind 
 // same one, so no sample crosses the network.
 Partition make_partition(const Experiment& experiment, Registry& registry, const Dataset& data);
 
+// The network every run starts from: weights drawn from torch's generator, seeded here
+// from the manifest's seed and nowhere else, so that a real client builds the same client
+// part as the server. A failure is a RunError naming the model.
+SplitNetwork initial_network(const Experiment& experiment, const SplitModel& model, const Dataset& data);
+
 // What a real client computes for itself from the manifest: the data set, its own shard
 // and the split model.
 struct ClientSide {

@@ -1,13 +1,24 @@
 #include "in_process_executor.hpp"
 
 #include <fmt/format.h>
-#include <torch/types.h>
 
+#include "local_client_parts.hpp"
 #include "run_settings.hpp"
 
 namespace psl {
 
 StepExecutor::~StepExecutor() = default;
+
+InProcessExecutor::InProcessExecutor(const Dataset& data, std::optional<TrainingSetup> setup) : data_(data) {
+  if (!setup) return;
+  const auto& t = setup->settings;
+  auto sync = make_client_sync(t.client_sync, t.sync_every_steps, setup->client_sizes);
+  const auto optimizer = optimizer_settings(t);
+  auto parts = std::make_unique<LocalClientParts>(setup->model, setup->network.client, data, t.clients, sync->layout(),
+                                                  optimizer, t.fused);
+  trainer_ = std::make_unique<Trainer>(setup->network.server, optimizer, std::move(parts), std::move(sync),
+                                       setup->client_sizes, t.eval_batch_size);
+}
 
 void InProcessExecutor::before_training() {
   // A lazy data set reads its features on first use: now, not inside the first step.
@@ -17,11 +28,7 @@ void InProcessExecutor::before_training() {
 StepOutcome InProcessExecutor::execute(const PlannedStep& step) {
   StepOutcome out;
   if (!trainer_ || step.takes.empty()) return out;
-  const auto& labels = data_.labels(Split::Train);
-  at::Tensor x = data_.features(Split::Train, step.indices);
-  std::vector<std::int64_t> y(step.indices.size());
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(step.indices[i])];
-  out.loss = trainer_->step(step.takes, x, torch::tensor(y));
+  out.loss = trainer_->step(step);
   if (!std::isfinite(out.loss))
     throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", out.loss, step.step));
   return out;

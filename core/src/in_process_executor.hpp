@@ -1,23 +1,26 @@
-// Simulated clients: the whole step in this process, on the trainer (or, for `psl
-// sample`, no training at all: the plan is all there is).
+// Simulated clients: the whole step in this process, every client part held here (or,
+// for `psl sample`, no training at all: the plan is all there is).
 #pragma once
+
+#include <memory>
+#include <optional>
 
 #include "executor.hpp"
 #include "psl/api/dataset.hpp"
-#include "trainer.hpp"
 
 namespace psl {
 
 class InProcessExecutor : public StepExecutor {
  public:
-  // trainer: null for psl sample.
-  InProcessExecutor(Trainer* trainer, const Dataset& data) : trainer_(trainer), data_(data) {}
+  // No setup: psl sample.
+  InProcessExecutor(const Dataset& data, std::optional<TrainingSetup> setup);
   void before_training() override;
   StepOutcome execute(const PlannedStep& step) override;
+  Trainer* trainer() override { return trainer_.get(); }
 
  private:
-  Trainer* trainer_;
   const Dataset& data_;
+  std::unique_ptr<Trainer> trainer_;
 };
 
 }  // namespace psl

@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
   client_cmd->add_option("--connect-timeout", client.connect_timeout_s,
                          "seconds to keep trying to (re)connect (default 60)");
   client_cmd->add_option("--threads", client.threads, "torch threads (default 1)");
+  client_cmd->add_option("--state-dir", client.state_dir,
+                         "keep this client's part of the model in DIR/client-K.part, so that a restarted client "
+                         "goes on where it stopped (local and fedavg sync; psl run passes RUN/client-parts)");
   client_cmd->add_flag("--quiet", client.quiet, "no progress output");
   client_cmd->add_option("--exit-after-steps", client.exit_after_steps,
                          "fault injection: disconnect without a word at the step after N");

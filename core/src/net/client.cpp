@@ -16,11 +16,14 @@
 #include <thread>
 #include <utility>
 
+#include "client_part.hpp"
+#include "client_sync.hpp"
 #include "experiment_parts.hpp"
 #include "manifest.hpp"
 #include "net/client_connection.hpp"
 #include "net/wire.hpp"
 #include "process_settings.hpp"
+#include "run_folder.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/split_model.hpp"
 #include "step_planner.hpp"
@@ -38,11 +41,19 @@ std::string read_token(const std::string& file) {
   return token;
 }
 
-// Everything the client computes once from the manifest.
+// The version of its part does not match what the server expects (a message was lost
+// with a connection): the client says so and reconnects, and the server sets it right.
+class OutOfStep : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Everything the client computes once from the manifest, and its part of the model.
 struct Side {
   Experiment experiment;
   ClientSide data;
-  torch::nn::Sequential model{nullptr};
+  std::optional<ClientPart> part;
+  PartLayout layout = PartLayout::Shared;
+  std::string run_id;
   std::int64_t epoch = -1;
   std::vector<std::int64_t> order;
 };
@@ -76,6 +87,14 @@ class Client {
         // A full grace period from the loss of a connection that worked; a server that
         // accepts and never answers gets none.
         if (std::exchange(welcomed_, false)) deadline = std::chrono::steady_clock::now() + patience;
+      } catch (const OutOfStep& e) {
+        say(std::string(e.what()) + "; reconnecting");
+        try {
+          c->write(MsgType::Error, encode_text(MsgType::Error, e.what()));
+        } catch (const boost::system::system_error&) {  // gone already: reconnecting says the same
+        }
+        welcomed_ = false;
+        deadline = std::chrono::steady_clock::now() + patience;
       }
     }
     fmt::print(stderr, "psl client {}: giving up on {} after {} s: {}\n", o_.id, o_.connect, o_.connect_timeout_s,
@@ -98,10 +117,11 @@ class Client {
     if (type != MsgType::Welcome) throw ProtocolError(fmt::format("expected Welcome, got {}", to_string(type)));
     welcomed_ = true;
     if (!side_) setup(decode_text(payload));
-    c.write(MsgType::Ready, {});
-    say(fmt::format("connected to {}", o_.connect));
+    ClientPart& part = *side_->part;
+    c.write(MsgType::Ready, encode_ready(part.version));
+    say(fmt::format("connected to {} (client part version {})", o_.connect, part.version));
 
-    at::Tensor pending;  // activations of the step in flight
+    pending_ = at::Tensor();
     std::int64_t pending_step = -1;
     for (;;) {
       auto [t, p] = c.read();
@@ -113,11 +133,11 @@ class Client {
             std::_Exit(3);
           }
           const StepRequest r = decode_step_request(p);
-          load_weights(r.weights);
+          expect_version(r.version);
           auto [x, y] = samples(r);
-          pending = side_->model->forward(x);
+          pending_ = part.module->forward(x);
           pending_step = r.step;
-          c.write(MsgType::Activations, encode(Activations{r.step, pending.detach(), y}));
+          c.write(MsgType::Activations, encode(Activations{r.step, pending_.detach(), y}));
           break;
         }
         case MsgType::Gradient: {
@@ -127,13 +147,43 @@ class Client {
           }
           const Gradient g = decode_gradient(p);
           if (g.step != pending_step) throw ProtocolError(fmt::format("gradient for step {}, expected {}", g.step, pending_step));
-          for (auto& param : side_->model->parameters()) param.mutable_grad() = at::Tensor();
-          pending.backward(g.gradient);
-          ClientGrads out{g.step, {}};
-          for (const auto& param : side_->model->parameters())
-            out.grads.push_back(param.grad().defined() ? param.grad() : at::zeros_like(param));
-          c.write(MsgType::ClientGrads, encode(out));
-          pending = at::Tensor();
+          const auto [answer, bytes] = backward(g);
+          c.write(answer, bytes);
+          pending_ = at::Tensor();
+          break;
+        }
+        case MsgType::Update: {  // shared: the step's summed parameter gradient
+          const PartTensors u = decode_part_tensors(p);
+          expect_version(u.version);
+          auto params = part.module->parameters();
+          if (u.tensors.size() != params.size())
+            throw ProtocolError(fmt::format("an update of {} tensors for {} parameters", u.tensors.size(), params.size()));
+          for (std::size_t i = 0; i < params.size(); ++i) {
+            if (u.tensors[i].sizes() != params[i].sizes()) throw ProtocolError(fmt::format("update {} has the wrong shape", i));
+            params[i].mutable_grad() = u.tensors[i];
+          }
+          part.optimizer->step();
+          ++part.version;
+          break;
+        }
+        case MsgType::PartRequest: {
+          const PartRequest r = decode_part_request(p);
+          const bool state = r.kind == PartKind::State;
+          c.write(state ? MsgType::PartState : MsgType::PartWeights,
+                  encode(PartTensors{r.step, part.version, state ? part.state() : part.weights()}));
+          break;
+        }
+        case MsgType::PartState: {  // the part the run expects this client to hold
+          const PartTensors s = decode_part_tensors(p);
+          take_part(s.tensors, s.version);
+          break;
+        }
+        case MsgType::Average: {  // fedavg: the clients' averaged weights
+          const PartTensors a = decode_part_tensors(p);
+          expect_version(a.version);
+          set_weights(a.tensors);
+          ++part.version;
+          keep_part();
           break;
         }
         case MsgType::Shutdown:
@@ -150,6 +200,30 @@ class Client {
     }
   }
 
+  // Back-propagates the server's gradient through the part; the answer depends on the
+  // layout: the parameter gradients (shared) or, after its own optimizer step, StepDone.
+  std::pair<MsgType, std::vector<std::uint8_t>> backward(const Gradient& g) {
+    ClientPart& part = *side_->part;
+    if (side_->layout == PartLayout::Shared) {
+      for (auto& param : part.module->parameters()) param.mutable_grad() = at::Tensor();
+      pending_backward(g);
+      ClientGrads out{g.step, {}};
+      for (const auto& param : part.module->parameters())
+        out.grads.push_back(param.grad().defined() ? param.grad() : at::zeros_like(param));
+      return {MsgType::ClientGrads, encode(out)};
+    }
+    part.optimizer->zero_grad();
+    pending_backward(g);
+    part.optimizer->step();
+    ++part.version;
+    keep_part();
+    return {MsgType::StepDone, encode(StepDone{g.step, part.version})};
+  }
+  void pending_backward(const Gradient& g) {
+    if (g.gradient.sizes() != pending_.sizes()) throw ProtocolError("a gradient of the wrong shape");
+    pending_.backward(g.gradient);
+  }
+
   void setup(const std::string& manifest_text) {
     // The manifest arrives as text; the loader wants a file.
     const auto file = std::filesystem::temp_directory_path() / fmt::format("psl-client-{}-{}.toml", ::getpid(), o_.id);
@@ -158,21 +232,76 @@ class Client {
     std::filesystem::remove(file);
     side_.emplace();
     side_->experiment = std::move(ex);
+    side_->run_id = run_id_of(manifest_text);
+    const auto& t = side_->experiment.training_settings;
+    side_->layout = make_client_sync(t.client_sync, t.sync_every_steps, {})->layout();
     side_->data = build_client_side(side_->experiment, registry_, o_.id);
-    side_->model = side_->data.model->build(side_->data.dataset->sample_shape(), side_->data.dataset->num_classes()).client;
+    // The same seeded build as the server's: the initial part never crosses the network.
+    auto network = initial_network(side_->experiment, *side_->data.model, *side_->data.dataset);
+    side_->part.emplace(network.client, optimizer_settings(t));
+    load_kept_part();
     // A lazy data set reads its features on first use: now, before saying Ready, so that
     // loading is not part of the first step (as in a simulated run).
     if (!side_->data.shard.empty()) side_->data.dataset->features(Split::Train, {side_->data.shard.front()});
   }
 
-  void load_weights(const std::vector<at::Tensor>& weights) {
-    at::NoGradGuard guard;
-    auto params = side_->model->parameters();
-    auto buffers = side_->model->buffers();
-    if (weights.size() != params.size() + buffers.size())
-      throw ProtocolError(fmt::format("{} weight tensors, expected {}", weights.size(), params.size() + buffers.size()));
-    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(weights[i]);
-    for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(weights[params.size() + i]);
+  void expect_version(std::int64_t version) const {
+    if (version != side_->part->version)
+      throw OutOfStep(fmt::format("the server expects client part version {}, this client holds {}", version,
+                                  side_->part->version));
+  }
+  void set_weights(const std::vector<at::Tensor>& weights) {
+    try {
+      side_->part->set_weights(weights);
+    } catch (const std::invalid_argument& e) {
+      throw ProtocolError(e.what());
+    }
+  }
+  void take_part(const std::vector<at::Tensor>& state, std::int64_t version) {
+    try {
+      side_->part->set_state(state);
+    } catch (const std::invalid_argument& e) {
+      throw ProtocolError(e.what());
+    }
+    side_->part->version = version;
+    keep_part();
+  }
+
+  // --state-dir: a client that owns its part (local, fedavg) writes it after every
+  // change, so that a restarted process holds what it held. In shared sync the server
+  // has the part and gives it back.
+  std::filesystem::path part_file() const {
+    return std::filesystem::path(o_.state_dir) / fmt::format("client-{}.part", o_.id);
+  }
+  void keep_part() const {
+    if (o_.state_dir.empty() || side_->layout == PartLayout::Shared) return;
+    std::filesystem::create_directories(o_.state_dir);
+    Writer w;
+    w.str(side_->run_id);
+    const PartTensors kept{0, side_->part->version, side_->part->state()};
+    const auto body = encode(kept);
+    w.bytes.insert(w.bytes.end(), body.begin(), body.end());
+    write_file_atomic(part_file(), std::string(w.bytes.begin(), w.bytes.end()), 0600);
+  }
+  void load_kept_part() {
+    if (o_.state_dir.empty() || side_->layout == PartLayout::Shared || !std::filesystem::exists(part_file())) return;
+    const std::string bytes = read_file(part_file());
+    try {
+      Reader r(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      const std::string run_id = r.str(256);
+      if (run_id != side_->run_id) {
+        say(fmt::format("{} belongs to another run; starting from the initial part", part_file().string()));
+        return;
+      }
+      const std::size_t header = bytes.size() - r.remaining();
+      const PartTensors kept = decode_part_tensors({bytes.begin() + std::ptrdiff_t(header), bytes.end()});
+      side_->part->set_state(kept.tensors);
+      side_->part->version = kept.version;
+      say(fmt::format("holding client part version {} from {}", kept.version, part_file().string()));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{}: not a client part this client can use ({}); remove it to start over",
+                                           part_file().string(), e.what()));
+    }
   }
 
   std::pair<at::Tensor, at::Tensor> samples(const StepRequest& r) {
@@ -199,6 +328,7 @@ class Client {
   std::string token_;
   Registry registry_;
   std::optional<Side> side_;
+  at::Tensor pending_;  // activations of the step in flight, with their autograd graph
   std::int64_t steps_answered_ = 0;
   bool welcomed_ = false;  // the current connection got through the handshake
 };

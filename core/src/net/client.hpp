@@ -1,7 +1,7 @@
 // `psl client`: one real PSL client. It gets the resolved manifest from the server,
-// recomputes its own shard from the manifest's seed (no sample crosses the network),
-// and answers step requests with its client part. It keeps no state between steps
-// other than the weights the server sends, so it can reconnect at any time.
+// recomputes its own shard and its initial client part from the manifest's seed (no
+// sample and no initial weight crosses the network), keeps its part and optimizer, and
+// updates them itself (docs/protocol.md). With a state folder its part survives a restart.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,7 @@ struct ClientOptions {
   double read_timeout_s = 60;     // no frame for this long: the connection counts as lost
   TlsFiles tls;                   // ca set: TLS, verifying the server; cert and key: mutual TLS
   std::int64_t threads = 1;
+  std::string state_dir;          // keep the client part in STATE_DIR/client-K.part (empty: memory only)
   bool quiet = false;
   std::int64_t exit_after_steps = 0;  // fault injection for tests: vanish at the step after N
   std::int64_t exit_at_gradient = 0;  // ... or on receiving the gradient of its N-th step

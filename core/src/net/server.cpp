@@ -49,6 +49,8 @@ struct Mailbox {
   std::deque<Frame> frames;
   std::uint64_t session = 0;  // the live connection's id; 0: none
   bool ready = false;         // its client has said Ready: steps may be sent
+  std::uint64_t readies = 0;  // how many times a connection of the client has said Ready
+  std::int64_t part_version = 0;  // the part version its latest Ready reported
 };
 
 struct TcpServer::Impl {
@@ -148,12 +150,15 @@ struct TcpServer::Impl {
       if (client < 0) return handshake(f);
       if (f.type == MsgType::Heartbeat) return;
       if (f.type == MsgType::Ready) {
+        if (ready) throw ProtocolError("a second Ready");
+        const std::int64_t version = decode_ready(f.payload);
         ready = true;
         timer.cancel();
-        return server.mark_ready(client, id);
+        return server.mark_ready(client, id, version);
       }
       if (f.type == MsgType::Error) return close("client reported: " + decode_text(f.payload));
-      if (f.type != MsgType::Activations && f.type != MsgType::ClientGrads)
+      if (f.type != MsgType::Activations && f.type != MsgType::ClientGrads && f.type != MsgType::StepDone &&
+          f.type != MsgType::PartWeights && f.type != MsgType::PartState)
         throw ProtocolError(fmt::format("unexpected {} frame from a client", to_string(f.type)));
       server.deliver(client, id, std::move(f));
     }
@@ -354,11 +359,13 @@ struct TcpServer::Impl {
     if (box.session == session) box.session = 0, box.ready = false;
     changed.notify_all();
   }
-  void mark_ready(std::int64_t client, std::uint64_t session) {
+  void mark_ready(std::int64_t client, std::uint64_t session, std::int64_t version) {
     std::lock_guard lock(mutex);
     auto& box = mailboxes[std::size_t(client)];
     if (box.session != session) return;
     box.ready = true;
+    box.part_version = version;
+    ++box.readies;
     changed.notify_all();
   }
   void deliver(std::int64_t client, std::uint64_t session, Frame f) {
@@ -433,6 +440,12 @@ TcpServer::Result TcpServer::receive(std::int64_t client, double timeout_s, Fram
 bool TcpServer::connected(std::int64_t client) const {
   std::lock_guard lock(impl_->mutex);
   return impl_->mailboxes[std::size_t(client)].ready;
+}
+
+TcpServer::Connection TcpServer::connection(std::int64_t client) const {
+  std::lock_guard lock(impl_->mutex);
+  const auto& box = impl_->mailboxes[std::size_t(client)];
+  return {box.readies, box.part_version};
 }
 
 bool TcpServer::wait_connected(std::int64_t client, double timeout_s) {

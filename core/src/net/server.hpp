@@ -57,6 +57,13 @@ class TcpServer {
   Result receive(std::int64_t client, double timeout_s, Frame& out);
   // Connected means ready: handshake done and the client has said Ready (its data loaded).
   bool connected(std::int64_t client) const;
+  // The client's latest connection to say Ready: a number that changes with each new one,
+  // and the version of the client part it reported holding.
+  struct Connection {
+    std::uint64_t number = 0;  // 0: never connected
+    std::int64_t part_version = 0;
+  };
+  Connection connection(std::int64_t client) const;
   // Waits until the client is connected (again); false on timeout.
   bool wait_connected(std::int64_t client, double timeout_s);
   // Waits until every client is connected; returns the ids still missing after the timeout.

@@ -12,11 +12,9 @@
 
 namespace psl::net {
 
-TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trainer& trainer, std::int64_t num_classes)
+TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, TrainingSetup setup, std::int64_t num_classes)
     : settings_(settings) {
   const auto& tr = ex.transport_settings;
-  if (ex.training_settings.client_sync != ClientSync::Shared)
-    throw RunError("transport.type = \"tcp\" runs training.client_sync = \"shared\" only; run local and fedavg simulated");
   const std::int64_t K = ex.training_settings.clients;
   ServerOptions so;
   so.listen = settings.listen.empty() ? tr.listen : settings.listen;
@@ -30,7 +28,7 @@ TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trai
   so.tls = credentials.tls;
   so.tls_files = credentials.server;
   so.manifest_text = to_toml(ex);
-  so.run_id = fmt::format("{:016x}", std::hash<std::string>{}(so.manifest_text));
+  so.run_id = run_id_of(so.manifest_text);
   so.num_clients = K;
   so.handshake_timeout_s = tr.handshake_timeout_s;
   so.ready_timeout_s = tr.ready_timeout_s;
@@ -55,7 +53,8 @@ TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trai
       std::vector<std::string> args = {"psl",         "client", "--connect",
                                        address,       "--id",   std::to_string(k),
                                        "--token-file", client_token_file(credentials.tokens_dir, k).string(),
-                                       "--quiet",     "--exit-with-parent", std::to_string(::getpid())};
+                                       "--quiet",     "--exit-with-parent", std::to_string(::getpid()),
+                                       "--state-dir", (settings.out / "client-parts").string()};
       if (so.tls) {
         const auto& files = credentials.clients.at(std::size_t(k));
         args.insert(args.end(), {"--tls-ca", files.ca, "--tls-cert", files.cert, "--tls-key", files.key});
@@ -77,14 +76,21 @@ TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trai
   ro.on_client_loss = tr.on_client_loss;
   ro.step_timeout_s = tr.step_timeout_s;
   ro.max_value = tr.max_client_value;
-  ro.activation_shape = trainer.activation_shape();
+  ro.activation_shape = setup.activation_shape;
   ro.num_classes = num_classes;
   RemoteHooks hooks;
   hooks.log = so.log;
   hooks.restart = [this, log = so.log](std::int64_t k) {
     if (clients_ && clients_->restart_if_ended(k)) log(fmt::format("client {}'s process had ended; started it again", k));
   };
-  remote_ = std::make_unique<RemoteSteps>(*server_, trainer, ro, std::move(hooks));
+  const auto& t = setup.settings;
+  auto sync = make_client_sync(t.client_sync, t.sync_every_steps, setup.client_sizes);
+  const auto optimizer = optimizer_settings(t);
+  auto parts = std::make_unique<RemoteClientParts>(*server_, ro, std::move(hooks), sync->layout(),
+                                                   setup.network.client, optimizer, K);
+  remote_ = parts.get();
+  trainer_ = std::make_unique<Trainer>(setup.network.server, optimizer, std::move(parts), std::move(sync),
+                                       setup.client_sizes, t.eval_batch_size);
 }
 
 // Without stop() the clients are not told: their connections just close, as if the
@@ -95,14 +101,21 @@ StepOutcome TcpExecutor::execute(const PlannedStep& step) {
   StepOutcome out;
   lost_samples_ += step.lost;
   if (step.takes.empty()) return out;
+  const auto before = remote_->phase_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
   try {
-    out.loss = remote_->step(step);  // NaN if every client of the step was lost
+    out.loss = trainer_->step(step);  // NaN if every client of the step was lost
   } catch (const ClientLost& e) {
     throw RunError(fmt::format("{}; the last checkpoint is in {} (psl run --resume {})", e.what(),
                                settings_.out.string(), settings_.out.string()));
   }
-  out.dropped = remote_->dropped_in_last_step();
-  for (const auto& l : remote_->latencies_in_last_step()) out.latencies.push_back({l.client, l.samples, l.seconds});
+  // The rest of the step is the server's own pass (and a fedavg average).
+  const auto& after = remote_->phase_seconds();
+  server_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() -
+               (after.activations - before.activations) - (after.client_gradients - before.client_gradients);
+  auto events = remote_->take_events();
+  out.dropped = std::move(events.dropped);
+  out.latencies = std::move(events.latencies);
   if (std::isinf(out.loss)) throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", out.loss, step.step));
   return out;
 }
@@ -116,7 +129,7 @@ void TcpExecutor::stop(const std::string& reason) {
 void TcpExecutor::describe(RunSummary& s) const {
   s.dropped_clients = remote_->dropped_clients();
   const auto& p = remote_->phase_seconds();
-  s.remote_phase_s = RemotePhaseSeconds{p.activations, p.server, p.client_gradients};
+  s.remote_phase_s = RemotePhaseSeconds{p.activations, server_s_, p.client_gradients};
   s.lost_samples = lost_samples_;
   s.latency_source = "observed";
 }

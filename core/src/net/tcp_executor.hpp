@@ -1,6 +1,7 @@
 // Real clients over TCP: owns the server, the client processes `psl run` starts, their
-// credentials, and the remote step driver. Built once the trainer exists; returns when
-// every client has connected and loaded its data.
+// credentials, and a trainer whose client parts live in the clients
+// (remote_client_parts.cpp). Returns from construction when every client has connected
+// and loaded its data.
 #pragma once
 
 #include <memory>
@@ -8,10 +9,9 @@
 #include "executor.hpp"
 #include "manifest.hpp"
 #include "net/client_processes.hpp"
-#include "net/remote_steps.hpp"
+#include "net/remote_client_parts.hpp"
 #include "net/server.hpp"
 #include "run_settings.hpp"
-#include "trainer.hpp"
 
 namespace psl::net {
 
@@ -19,18 +19,21 @@ class TcpExecutor : public StepExecutor {
  public:
   // Throws RunRefused when the settings do not allow the server to start (nothing
   // written), RunError when it cannot start or its clients do not come.
-  TcpExecutor(const Experiment& experiment, const RunSettings& settings, Trainer& trainer, std::int64_t num_classes);
+  TcpExecutor(const Experiment& experiment, const RunSettings& settings, TrainingSetup setup, std::int64_t num_classes);
   ~TcpExecutor() override;
   StepOutcome execute(const PlannedStep& step) override;
   void stop(const std::string& reason) override;
   void describe(RunSummary& summary) const override;
+  Trainer* trainer() override { return trainer_.get(); }
 
  private:
   RunSettings settings_;
   std::unique_ptr<TcpServer> server_;
   std::unique_ptr<ClientProcesses> clients_;
-  std::unique_ptr<RemoteSteps> remote_;
+  RemoteClientParts* remote_ = nullptr;  // owned by the trainer
+  std::unique_ptr<Trainer> trainer_;
   std::int64_t lost_samples_ = 0;
+  double server_s_ = 0;  // wall seconds of the steps outside the clients' phases
 };
 
 }  // namespace psl::net

@@ -23,6 +23,12 @@ const char* to_string(MsgType type) {
     case MsgType::Shutdown: return "Shutdown";
     case MsgType::Error: return "Error";
     case MsgType::Ready: return "Ready";
+    case MsgType::StepDone: return "StepDone";
+    case MsgType::Update: return "Update";
+    case MsgType::PartRequest: return "PartRequest";
+    case MsgType::PartWeights: return "PartWeights";
+    case MsgType::PartState: return "PartState";
+    case MsgType::Average: return "Average";
   }
   return "?";
 }
@@ -34,7 +40,7 @@ FrameHeader decode_header(const std::uint8_t* b, std::uint32_t max_payload) {
   std::memcpy(&type, b + 4, 2);
   std::memcpy(&length, b + 8, 4);
   if (magic != kMagic) throw ProtocolError(fmt::format("bad frame magic {:08x}", magic));
-  if (type < std::uint16_t(MsgType::Hello) || type > std::uint16_t(MsgType::Ready))
+  if (type < std::uint16_t(MsgType::Hello) || type > std::uint16_t(MsgType::Average))
     throw ProtocolError(fmt::format("unknown frame type {}", type));
   if (length > max_payload)
     throw ProtocolError(fmt::format("{} frame of {} bytes exceeds the limit of {}", to_string(MsgType(type)), length,
@@ -158,8 +164,7 @@ std::vector<std::uint8_t> encode(const StepRequest& m) {
   w.i64(m.epoch);
   w.i64(m.offset);
   w.i64(m.count);
-  w.u32(std::uint32_t(m.weights.size()));
-  for (const auto& t : m.weights) w.tensor(t);
+  w.i64(m.version);
   return w.bytes;
 }
 std::vector<std::uint8_t> encode(const Activations& m) {
@@ -180,6 +185,31 @@ std::vector<std::uint8_t> encode(const ClientGrads& m) {
   w.i64(m.step);
   w.u32(std::uint32_t(m.grads.size()));
   for (const auto& t : m.grads) w.tensor(t);
+  return w.bytes;
+}
+std::vector<std::uint8_t> encode(const StepDone& m) {
+  Writer w;
+  w.i64(m.step);
+  w.i64(m.version);
+  return w.bytes;
+}
+std::vector<std::uint8_t> encode(const PartRequest& m) {
+  Writer w;
+  w.i64(m.step);
+  w.u32(std::uint32_t(m.kind));
+  return w.bytes;
+}
+std::vector<std::uint8_t> encode(const PartTensors& m) {
+  Writer w;
+  w.i64(m.step);
+  w.i64(m.version);
+  w.u32(std::uint32_t(m.tensors.size()));
+  for (const auto& t : m.tensors) w.tensor(t);
+  return w.bytes;
+}
+std::vector<std::uint8_t> encode_ready(std::int64_t version) {
+  Writer w;
+  w.i64(version);
   return w.bytes;
 }
 std::vector<std::uint8_t> encode_text(MsgType, const std::string& text) {
@@ -214,7 +244,7 @@ StepRequest decode_step_request(const std::vector<std::uint8_t>& payload) {
   m.epoch = r.i64();
   m.offset = r.i64();
   m.count = r.i64();
-  m.weights = tensor_list(r);
+  m.version = r.i64();
   r.expect_end();
   return m;
 }
@@ -243,11 +273,49 @@ ClientGrads decode_client_grads(const std::vector<std::uint8_t>& payload) {
   r.expect_end();
   return m;
 }
+StepDone decode_step_done(const std::vector<std::uint8_t>& payload) {
+  Reader r(payload.data(), payload.size());
+  StepDone m;
+  m.step = r.i64();
+  m.version = r.i64();
+  r.expect_end();
+  return m;
+}
+PartRequest decode_part_request(const std::vector<std::uint8_t>& payload) {
+  Reader r(payload.data(), payload.size());
+  PartRequest m;
+  m.step = r.i64();
+  const auto kind = r.u32();
+  if (kind != std::uint32_t(PartKind::Weights) && kind != std::uint32_t(PartKind::State))
+    throw ProtocolError(fmt::format("unknown part kind {}", kind));
+  m.kind = PartKind(kind);
+  r.expect_end();
+  return m;
+}
+PartTensors decode_part_tensors(const std::vector<std::uint8_t>& payload) {
+  Reader r(payload.data(), payload.size());
+  PartTensors m;
+  m.step = r.i64();
+  m.version = r.i64();
+  m.tensors = tensor_list(r);
+  r.expect_end();
+  return m;
+}
+std::int64_t decode_ready(const std::vector<std::uint8_t>& payload) {
+  Reader r(payload.data(), payload.size());
+  const auto version = r.i64();
+  r.expect_end();
+  return version;
+}
 std::string decode_text(const std::vector<std::uint8_t>& payload) {
   Reader r(payload.data(), payload.size());
   auto s = r.str();
   r.expect_end();
   return s;
+}
+
+std::string run_id_of(const std::string& manifest_text) {
+  return fmt::format("{:016x}", std::hash<std::string>{}(manifest_text));
 }
 
 bool same_secret(const std::string& a, const std::string& b) {
