@@ -71,9 +71,10 @@ echo "$secrets" | grep -v ', 0600)' && fail "a secret file was created with wide
 
 # Starts `psl serve` with a policy into $work/DIR (default: the policy's name); client 2
 # vanishes as the fault flag says (default: at its 4th step).
+# MANIFEST names another manifest than m.toml.
 serve() {
   local policy=$1 dir=$work/${2:-$1} fault=${3:---exit-after-steps 3}
-  "$psl" serve "$work/m.toml" --set transport.on_client_loss="$policy" --out "$dir" --quiet &
+  "$psl" serve "${MANIFEST:-$work/m.toml}" --set transport.on_client_loss="$policy" --out "$dir" --quiet &
   server=$!
   pids+=("$server")
   wait_for_file "$dir/server.txt"
@@ -121,6 +122,55 @@ wait "$vanishing" || true
 wait "$server" || fail "wait-gradient: the server failed"
 same_numbers "$dir" "$work/sim" || fail "wait-gradient: the lost gradient round changed the numbers"
 
+echo "== local and fedavg sync over TCP: clients keep their parts; the same numbers as the simulated run"
+for sync in local fedavg; do
+  sed "s/^fused = false/fused = false\nclient_sync = \"$sync\"\nsync_every_steps = 3/" "$work/m.toml" > "$work/m-$sync.toml"
+  "$psl" run "$work/m-$sync.toml" --out "$work/tcp-$sync" --quiet
+  "$psl" run "$work/m-$sync.toml" --set transport.type=simulated --out "$work/sim-$sync" --quiet
+  same_numbers "$work/tcp-$sync" "$work/sim-$sync" || fail "$sync: TCP and simulated metrics differ"
+done
+[ -s "$work/tcp-local/client-parts/client-3.part" ] || fail "local: psl run's clients kept no part"
+
+echo "== fedavg, wait: client 2 dies in the gradient round and comes back holding its part (--state-dir)"
+dir=$work/fedavg-wait
+MANIFEST=$work/m-fedavg.toml serve wait fedavg-wait "--exit-at-gradient 5 --state-dir $work/fedavg-parts"
+wait "$vanishing" || true
+"$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet \
+  --state-dir "$work/fedavg-parts" & pids+=($!)
+wait "$server" || fail "fedavg-wait: the server failed"
+same_numbers "$dir" "$work/sim-fedavg" || fail "fedavg-wait: the lost gradient round changed the numbers"
+
+echo "== local, wait: a client back without its part is refused, and says why"
+dir=$work/local-nopart
+MANIFEST=$work/m-local.toml serve wait local-nopart "--exit-at-gradient 5"
+wait "$vanishing" || true
+"$psl" client --connect "$address" --id 2 --token-file "$dir/tokens/client-2.token" --quiet & pids+=($!)
+if wait "$server"; then fail "local-nopart: the server should have stopped"; fi
+grep -q "which only the client held" "$dir/summary.json" || fail "local-nopart: summary.json does not say why"
+
+echo "== fedavg: a server resumed from its checkpoint gives fresh clients their parts; nothing changes"
+dir=$work/fedavg-resume
+"$psl" serve "$work/m-fedavg.toml" --set training.epochs=3 --out "$dir" --quiet --stop-after-epochs 1 &
+server=$!
+pids+=("$server")
+wait_for_file "$dir/server.txt"
+address=$(cat "$dir/server.txt")
+first=()
+for k in 0 1 2 3; do
+  "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet & first+=($!); pids+=($!)
+done
+wait "$server" || fail "fedavg-resume: the first server failed"
+kill "${first[@]}" 2>/dev/null || true  # the next clients start from the seed, holding nothing
+"$psl" serve --resume "$dir" --listen "$address" --quiet &
+server=$!
+pids+=("$server")
+for k in 0 1 2 3; do
+  "$psl" client --connect "$address" --id $k --token-file "$dir/tokens/client-$k.token" --quiet --connect-timeout 30 & pids+=($!)
+done
+wait "$server" || fail "fedavg-resume: the resumed server failed"
+"$psl" run "$work/m-fedavg.toml" --set training.epochs=3 --set transport.type=simulated --out "$work/sim-fedavg-3" --quiet
+same_numbers "$dir" "$work/sim-fedavg-3" || fail "fedavg-resume: the resumed run's numbers differ"
+
 echo "== psl run starts a client it started again when it is killed (on_client_loss = wait)"
 "$psl" run "$work/m.toml" --set transport.on_client_loss=wait --set training.epochs=30 --out "$work/restart" &
 run=$!
@@ -130,6 +180,16 @@ pkill -9 -f -- "--id 1 --token-file $work/restart/tokens/" || fail "restart: no 
 wait "$run" || fail "restart: the run failed after its client was killed"
 "$psl" run "$work/m.toml" --set training.epochs=30 --set transport.type=simulated --out "$work/restart-sim" --quiet
 same_numbers "$work/restart" "$work/restart-sim" || fail "restart: the numbers differ from the simulated run"
+
+echo "== local sync: psl run restarts a killed client, which goes on with the part it kept"
+"$psl" run "$work/m-local.toml" --set transport.on_client_loss=wait --set training.epochs=30 --out "$work/restart-local" &
+run=$!
+pids+=("$run")
+for _ in $(seq 300); do [ "$(wc -l < "$work/restart-local/metrics.csv" 2>/dev/null || echo 0)" -gt 40 ] && break; sleep 0.1; done
+pkill -9 -f -- "--id 1 --token-file $work/restart-local/tokens/" || fail "restart-local: no client 1 to kill"
+wait "$run" || fail "restart-local: the run failed after its client was killed"
+"$psl" run "$work/m-local.toml" --set training.epochs=30 --set transport.type=simulated --out "$work/restart-local-sim" --quiet
+same_numbers "$work/restart-local" "$work/restart-local-sim" || fail "restart-local: the numbers differ from the simulated run"
 
 echo "== the server dies after its first checkpoint and is resumed; the clients reconnect"
 dir=$work/resume

@@ -35,7 +35,7 @@ class RoundRobin : public psl::Sampler {
 
 }  // namespace
 
-PSL_PLUGIN("round_robin") {
+PSL_PLUGIN() {
   registrar.add_sampler(
       {"round_robin", "clients in turn, a few per step",
        {psl::param_int("clients_per_step", 4, "clients in each step").at_least(1),

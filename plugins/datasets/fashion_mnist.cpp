@@ -80,7 +80,7 @@ class IdxDataset : public psl::Dataset {
 
 }  // namespace
 
-PSL_PLUGIN("fashion_mnist") {
+PSL_PLUGIN() {
   registrar.add_dataset(
       {"fashion_mnist", "Fashion-MNIST (or any IDX data set with the same file names) from a folder",
        {psl::param_string("path", "/usr/share/datasets/fashion-mnist",

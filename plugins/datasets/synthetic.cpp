@@ -72,7 +72,7 @@ class SyntheticDataset : public psl::Dataset {
 
 }  // namespace
 
-PSL_PLUGIN("synthetic") {
+PSL_PLUGIN() {
   registrar.add_dataset(
       {"synthetic", "seeded synthetic classes: a per-class prototype plus Gaussian noise",
        {psl::param_int("samples", 10000, "training samples").at_least(1),

@@ -12,7 +12,7 @@ class Constant : public psl::delays::SlowdownModel {
 };
 }  // namespace
 
-PSL_PLUGIN("constant") {
+PSL_PLUGIN() {
   registrar.add_delay({"constant", "every client the same", psl::delays::base_params(false)},
                       [](const psl::Context& ctx) { return std::make_unique<Constant>(ctx); });
 }

@@ -15,7 +15,7 @@ class Exponential : public psl::delays::SlowdownModel {
 };
 }  // namespace
 
-PSL_PLUGIN("exponential") {
+PSL_PLUGIN() {
   registrar.add_delay(
       {"exponential", "slowdown factor ~ Exp(mean)",
        psl::delays::with({psl::param_float("mean", 1.0, "mean slowdown factor").at_least(1e-9)})},

@@ -19,7 +19,7 @@ class LogNormal : public psl::delays::SlowdownModel {
 };
 }  // namespace
 
-PSL_PLUGIN("lognormal") {
+PSL_PLUGIN() {
   registrar.add_delay({"lognormal", "slowdown factor ~ LogNormal with mean 1",
                        psl::delays::with({psl::param_float("sigma", 0.5, "sigma of the log factor").at_least(0)})},
                       [](const psl::Context& ctx) { return std::make_unique<LogNormal>(ctx); });

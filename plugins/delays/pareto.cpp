@@ -24,7 +24,7 @@ class Pareto : public psl::delays::SlowdownModel {
 };
 }  // namespace
 
-PSL_PLUGIN("pareto") {
+PSL_PLUGIN() {
   registrar.add_delay({"pareto", "slowdown factor ~ Pareto(scale, shape), heavy-tailed",
                        psl::delays::with({psl::param_float("scale", 1.0, "smallest factor x_m").at_least(1e-9),
                                           psl::param_float("shape", 3.0, "tail index a (> 1 for a finite mean)")

@@ -18,7 +18,7 @@ class ShiftedExponential : public psl::delays::SlowdownModel {
 };
 }  // namespace
 
-PSL_PLUGIN("shifted_exponential") {
+PSL_PLUGIN() {
   registrar.add_delay({"shifted_exponential", "slowdown factor = shift + Exp(mean scale)",
                        psl::delays::with({psl::param_float("shift", 1.0, "smallest factor").at_least(0),
                                           psl::param_float("scale", 1.0, "mean of the tail").at_least(1e-9)})},

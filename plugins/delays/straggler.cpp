@@ -30,7 +30,7 @@ class Straggler : public psl::delays::SlowdownModel {
 };
 }  // namespace
 
-PSL_PLUGIN("straggler") {
+PSL_PLUGIN() {
   registrar.add_delay(
       {"straggler", "a fraction of clients slower by a factor (compute and latency x s, bandwidth / s)",
        psl::delays::with({psl::param_float("fraction", 0.1, "share of clients that straggle").at_least(0).at_most(1),

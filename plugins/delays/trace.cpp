@@ -77,7 +77,7 @@ class Trace : public psl::DelayModel {
 
 }  // namespace
 
-PSL_PLUGIN("trace") {
+PSL_PLUGIN() {
   registrar.add_delay(
       {"trace", "per-client compute speed and bandwidth from a CSV device trace (client k uses row k mod rows)",
        {psl::param_required("file", psl::ParamType::String,

@@ -46,7 +46,7 @@ class FmnistCnn : public psl::SplitModel {
 
 }  // namespace
 
-PSL_PLUGIN("fmnist_cnn") {
+PSL_PLUGIN() {
   registrar.add_model({"fmnist_cnn", "the paper's 2-conv CNN for 28x28 images",
                        {psl::param_int("cut", 1, "conv blocks on the client side").at_least(1).at_most(2)}},
                       [](const psl::Context& ctx) { return std::make_unique<FmnistCnn>(ctx.params.get_int("cut")); });

@@ -40,7 +40,7 @@ class Mlp : public psl::SplitModel {
 
 }  // namespace
 
-PSL_PLUGIN("mlp") {
+PSL_PLUGIN() {
   registrar.add_model({"mlp", "multilayer perceptron",
                        {psl::param_int_list("hidden", {256, 128}, "hidden layer widths").at_least(1),
                         psl::param_int("cut", 1, "hidden layers on the client side").at_least(1)}},

@@ -89,7 +89,7 @@ class ResNet : public psl::SplitModel {
 
 }  // namespace
 
-PSL_PLUGIN("resnet") {
+PSL_PLUGIN() {
   registrar.add_model(
       {"resnet", "CIFAR-style ResNet-8/18, GroupNorm on the client side",
        {psl::param_int("depth", 18, "8 or 18").at_least(8).at_most(18),

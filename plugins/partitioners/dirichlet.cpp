@@ -30,7 +30,7 @@ class Dirichlet : public psl::Partitioner {
 
 }  // namespace
 
-PSL_PLUGIN("dirichlet") {
+PSL_PLUGIN() {
   registrar.add_partitioner(
       {"dirichlet", "per class, client shares ~ Dir(alpha); small alpha: strong label skew",
        {psl::param_float("alpha", 0.5, "Dirichlet concentration").at_least(1e-6)}},

@@ -66,7 +66,7 @@ class ExtendedDirichlet : public psl::Partitioner {
 
 }  // namespace
 
-PSL_PLUGIN("extended_dirichlet") {
+PSL_PLUGIN() {
   registrar.add_partitioner(
       {"extended_dirichlet",
        "each client holds classes_per_client classes; per class, holders' shares ~ Dir(alpha) (severe: 2, 3; mild: 5, 3)",

@@ -23,7 +23,7 @@ class Iid : public psl::Partitioner {
 
 }  // namespace
 
-PSL_PLUGIN("iid") {
+PSL_PLUGIN() {
   registrar.add_partitioner({"iid", "random, equal sizes", {}},
                             [](const psl::Context&) { return std::make_unique<Iid>(); });
 }

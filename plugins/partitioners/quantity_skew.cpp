@@ -41,7 +41,7 @@ class QuantitySkew : public psl::Partitioner {
 
 }  // namespace
 
-PSL_PLUGIN("quantity_skew") {
+PSL_PLUGIN() {
   registrar.add_partitioner(
       {"quantity_skew", "IID labels, client sizes from a lognormal or a power law",
        {psl::param_string("distribution", "lognormal", "size distribution").one_of({"lognormal", "power_law"}),

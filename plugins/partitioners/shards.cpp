@@ -34,7 +34,7 @@ class Shards : public psl::Partitioner {
 
 }  // namespace
 
-PSL_PLUGIN("shards") {
+PSL_PLUGIN() {
   registrar.add_partitioner({"shards", "sort by label, cut into shards, shards_per_client shards per client",
                              {psl::param_int("shards_per_client", 2, "shards each client gets").at_least(1)}},
                             [](const psl::Context& ctx) {

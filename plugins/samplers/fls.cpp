@@ -22,7 +22,7 @@ class FixedLocal : public psl::samplers::FixedLocalSampler {
 
 }  // namespace
 
-PSL_PLUGIN("fls") {
+PSL_PLUGIN() {
   registrar.add_sampler({"fls", "fixed local sampling: B/K samples from every client with data left", {}},
                         [](const psl::Context& ctx) { return std::make_unique<FixedLocal>(ctx.batch_size); });
 }

@@ -24,7 +24,7 @@ class FixedProportionalLocal : public psl::samplers::FixedLocalSampler {
 
 }  // namespace
 
-PSL_PLUGIN("fpls") {
+PSL_PLUGIN() {
   registrar.add_sampler(
       {"fpls", "fixed proportional local sampling: B*N_k/N samples from every client with data left", {}},
       [](const psl::Context& ctx) { return std::make_unique<FixedProportionalLocal>(ctx.batch_size); });

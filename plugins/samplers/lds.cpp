@@ -154,7 +154,7 @@ class LatentDirichlet : public psl::Sampler {
 
 }  // namespace
 
-PSL_PLUGIN("lds") {
+PSL_PLUGIN() {
   registrar.add_sampler(
       {"lds", "latent Dirichlet sampling: Dirichlet batch shares, slow clients deferred or gated",
        {psl::param_float("concentration", 1.0, "c > 0: 1 matches UGS's variance; larger: closer to proportional; "

@@ -34,7 +34,7 @@ class RandomClients : public psl::Sampler {
 
 }  // namespace
 
-PSL_PLUGIN("random_clients") {
+PSL_PLUGIN() {
   registrar.add_sampler(
       {"random_clients", "example: a few random clients per step, B / clients_per_step samples each",
        {psl::param_int("clients_per_step", 4, "clients drawn per step").at_least(1)}},

@@ -53,7 +53,7 @@ class UniformGlobalSampler : public psl::Sampler {
 
 }  // namespace
 
-PSL_PLUGIN("ugs") {
+PSL_PLUGIN() {
   registrar.add_sampler({"ugs", "uniform global sampling: each batch a uniform draw from all remaining data", {}},
                         [](const psl::Context& ctx) { return std::make_unique<UniformGlobalSampler>(ctx.batch_size); });
 }

@@ -5,7 +5,7 @@
 //
 //   class RoundRobin : public psl::Sampler { ... };
 //
-//   PSL_PLUGIN("round_robin") {
+//   PSL_PLUGIN() {
 //     registrar.add_sampler({"round_robin", "one client per step, in turn",
 //                            {psl::param_int("per_step", 1, "clients per step").at_least(1)}},
 //                           [](const psl::Context& ctx) { return std::make_unique<RoundRobin>(ctx); });
@@ -27,7 +27,7 @@
 
 #include "psl/params.hpp"
 
-#define PSL_API_VERSION 1u
+#define PSL_API_VERSION 2u  // 2: PslPluginInfo lost its unused library_name
 
 namespace psl {
 
@@ -75,7 +75,6 @@ struct PslPluginInfo {
   std::uint32_t api_version;    // PSL_API_VERSION the plugin was built against
   std::uint32_t struct_size;    // sizeof(PslPluginInfo) the plugin was built with
   const char* torch_version;    // TORCH_VERSION the plugin was built against
-  const char* library_name;
   void (*register_components)(psl::Registrar* registrar);
 };
 }
@@ -83,12 +82,12 @@ struct PslPluginInfo {
 #define PSL_PLUGIN_ENTRY_SYMBOL "psl_plugin_info"
 
 // Defines the entry point; the body that follows registers components via `registrar`.
-#define PSL_PLUGIN(LIBRARY_NAME)                                                          \
+#define PSL_PLUGIN()                                                                      \
   static void psl_register_components_(psl::Registrar& registrar);                       \
   static void psl_register_trampoline_(psl::Registrar* r) { psl_register_components_(*r); } \
   extern "C" __attribute__((visibility("default"))) const PslPluginInfo* psl_plugin_info() { \
     static const PslPluginInfo info{PSL_API_VERSION, sizeof(PslPluginInfo), TORCH_VERSION,  \
-                                    LIBRARY_NAME, &psl_register_trampoline_};               \
+                                    &psl_register_trampoline_};                             \
     return &info;                                                                         \
   }                                                                                       \
   static void psl_register_components_(psl::Registrar& registrar)
