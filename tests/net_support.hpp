@@ -60,14 +60,13 @@ struct RemoteRig {
 };
 inline RemoteRig remote_rig(net::TcpServer& server, const SplitModel& model, const std::vector<std::int64_t>& sample_shape,
                             std::int64_t classes, std::int64_t clients, net::RemoteOptions options,
-                            net::RemoteHooks hooks) {
+                            net::RemoteHooks hooks, const OptimizerSettings& o = {}) {
   RemoteRig rig;
   auto net = model.build(sample_shape, classes);
   for (const auto& p : net.client->parameters()) rig.gradient_shapes.push_back(p.sizes().vec());
   rig.activation_shape = measure_activation_shape(net.client, sample_shape);
   options.activation_shape = rig.activation_shape;
   options.num_classes = classes;
-  const OptimizerSettings o;
   auto parts = std::make_unique<net::RemoteClientParts>(server, options, std::move(hooks), PartLayout::Shared,
                                                         net.client, o, clients);
   rig.parts = parts.get();

@@ -233,6 +233,36 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   attacker.join();
 }
 
+TEST_CASE("a step whose every client gradient is refused leaves the shared part alone", "[server][limits]") {
+  Log log;
+  TcpServer server(options(log));
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Model, "mlp");
+  auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
+  RemoteOptions ro;
+  ro.on_client_loss = ClientLossPolicy::Drop;
+  RemoteHooks hooks;
+  hooks.log = log.sink();
+  // Weight decay moves weights even with a zero gradient: an update without any
+  // gradient would show.
+  auto rig = test::remote_rig(server, *model, {1, 6, 6}, 4, 2, ro, hooks, OptimizerSettings{OptimizerKind::Sgd, 0.1, 0.9, 0.1});
+  const ScriptedClient a{rig.activation_shape, rig.gradient_shapes, NAN}, b{rig.activation_shape, rig.gradient_shapes, NAN};
+  std::thread ta([&] { a.run(server.port(), 0); });
+  std::thread tb([&] { b.run(server.port(), 1); });
+  REQUIRE(server.wait_all_connected(10.0).empty());
+  const auto before = rig.client_weights();
+  PlannedStep step;
+  step.takes = {{0, 2}, {1, 2}};
+  step.offsets = {0, 0};
+  rig.trainer->step(step);
+  CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{0, 1});
+  const auto after = rig.client_weights();
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(at::equal(before[i], after[i]));
+  server.shutdown_all("done");
+  ta.join();
+  tb.join();
+}
+
 TEST_CASE("a real client's step time is measured as its frames arrive", "[server][latency]") {
   Log log;
   TcpServer server(options(log));

@@ -239,6 +239,7 @@ void RemoteClientParts::backward(const PlannedStep& step, const std::vector<at::
   }
   const auto params = part_.module->parameters();
   const std::vector<at::Tensor> param_list(params.begin(), params.end());
+  std::size_t answered = 0;
   for (const std::size_t i : present_) {
     const std::int64_t k = step.takes[i].client;
     auto& expected = expected_[std::size_t(k)];
@@ -275,10 +276,11 @@ void RemoteClientParts::backward(const PlannedStep& step, const std::vector<at::
       refuse(k, step.step, "sent " + problem);
       continue;
     }
+    ++answered;
     client_s_[i] += std::chrono::duration<double>(f.received_at - sent_at_[i]).count();
     events_.latencies.push_back({k, step.takes[i].count, client_s_[i]});
   }
-  if (shared) {
+  if (shared && answered > 0) {  // no gradient at all: no update (weight decay would still move the part)
     for (std::size_t p = 0; p < sum.size(); ++p) param_list[p].mutable_grad() = sum[p];
     give_shared_update(step.step);
   }
