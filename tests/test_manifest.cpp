@@ -123,3 +123,72 @@ TEST_CASE("transport keys are accepted with type simulated", "[manifest]") {
       dir, "m.toml", test::small_manifest() + "[transport]\ntype = \"simulated\"\nlisten = \"0.0.0.0:7070\"\ntoken_file = \"\"\n"));
   CHECK(ex.transport.get_string("listen") == "0.0.0.0:7070");
 }
+
+TEST_CASE("near misses are suggested for tables, keys and choices", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-near-miss");
+  const auto file = test::write_file(dir, "typo.toml", R"(name = "typo"
+[data]
+type = "synthetic"
+[sampler]
+type = "ugs"
+[traning]
+lr = 0.1
+[training]
+optimizer = "adm"
+)");
+  const auto errors = errors_of(file);
+  const std::string f = file.string();
+  REQUIRE(errors.size() == 2);
+  CHECK_THAT(errors[0], Contains(f + ":6:2: unknown key 'traning' for the manifest (did you mean 'training'?)"));
+  CHECK_THAT(errors[0], Contains("known: name, seed,"));  // and the tables
+  CHECK_THAT(errors[0], Contains("transport"));
+  CHECK_THAT(errors[1], Contains(f + ":9:13: 'training.optimizer' = \"adm\" is not allowed for [training] (did you "
+                                     "mean 'adam'?): choose one of sgd, adam"));
+}
+
+TEST_CASE("the resolved manifest writes floats as the shortest text that reads back the same", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-floats");
+  const auto file = test::write_file(dir, "f.toml", R"(name = "floats"
+[data]
+type = "synthetic"
+[sampler]
+type = "ugs"
+[training]
+lr = 0.0005
+momentum = 0.30000000000000004
+weight_decay = 1e-05
+)");
+  const auto ex = test::load(file);
+  const std::string text = to_toml(ex);
+  CHECK_THAT(text, Contains("lr = 0.0005\n"));
+  CHECK_THAT(text, Contains("momentum = 0.30000000000000004\n"));
+  CHECK_THAT(text, Contains("weight_decay = 1e-05\n"));
+  CHECK_THAT(text, Contains("epochs = 1\n"));  // integers stay integers
+  // Read back, every value is the same double.
+  const auto again = test::write_file(dir, "resolved.toml", text);
+  const auto ex2 = test::load(again);
+  CHECK(ex2.training_settings.lr == ex.training_settings.lr);
+  CHECK(ex2.training_settings.momentum == ex.training_settings.momentum);
+  CHECK(to_toml(ex2) == text);
+}
+
+TEST_CASE("every [sweep] value is checked at its own position, all at once", "[manifest][sweep]") {
+  const auto dir = test::temp_dir("manifest-sweep");
+  const auto file = test::write_file(dir, "sweep.toml", R"(name = "grid"
+[data]
+type = "synthetic"
+[sampler]
+type = "ugs"
+[sweep]
+sampler.type = ["fls", "ugz"]
+training.lr = [0.1, -0.5]
+training.lrr = [0.1]
+seed = [1, 2]
+)");
+  const auto errors = errors_of(file);
+  const std::string f = file.string();
+  REQUIRE(errors.size() == 3);
+  CHECK_THAT(errors[0], Contains(f + ":7:24: [sweep] unknown sampler 'ugz' (did you mean 'ugs'?)"));
+  CHECK_THAT(errors[1], Contains(f + ":8:21: [sweep] 'training.lr' = -0.5 is out of range"));
+  CHECK_THAT(errors[2], Contains(f + ":9:17: [sweep] unknown key 'training.lrr' for [training] (did you mean 'lr'?)"));
+}

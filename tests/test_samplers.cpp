@@ -202,3 +202,48 @@ TEST_CASE("latency estimates fit a real client's observed step times", "[sampler
   CHECK(est.expected(1, 40) == Approx(0.6));
   CHECK(est.expected(1, 0) == Approx(0.2));
 }
+
+namespace {
+// A sampler plugin author's mistakes: one client per step, a throw at `throw_at`, or the
+// same client twice.
+class FaultySampler : public Sampler {
+ public:
+  FaultySampler(int throw_at, bool twice) : throw_at_(throw_at), twice_(twice) {}
+  std::vector<Take> next_step(const ClientState&, Rng&) override {
+    if (calls_++ == throw_at_) throw std::runtime_error("out of ideas");
+    if (twice_) return {{0, 1}, {0, 1}};
+    return {{0, 1}};
+  }
+
+ private:
+  int throw_at_, calls_ = 0;
+  bool twice_;
+};
+
+std::string planner_error(FaultySampler& sampler) {
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Delay, "constant");
+  auto delay = test::bundled().make<DelayModel>(Kind::Delay, "constant", ctx);
+  Rng rng(1);
+  delay->setup(1, rng);
+  const std::vector<std::int32_t> labels(10, 0);
+  PlannerConfig pc;
+  pc.sampler_name = "faulty";
+  pc.sampler_library = "/plugins/libfaulty.so";
+  StepPlanner planner({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}, labels, sampler, *delay, pc);
+  try {
+    planner.begin_epoch(0);
+    while (!planner.epoch_done()) planner.next();
+  } catch (const SamplerError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("whatever a sampler throws names the sampler, its library, the epoch and the step", "[sampler][errors]") {
+  FaultySampler throws(2, false), twice(-1, true);
+  CHECK(planner_error(throws) == "sampler 'faulty' (/plugins/libfaulty.so), epoch 0, step 2: out of ideas");
+  CHECK(planner_error(twice) ==
+        "sampler 'faulty' (/plugins/libfaulty.so), epoch 0, step 0: chose client 0 twice in one step");
+}

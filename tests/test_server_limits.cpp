@@ -101,6 +101,21 @@ struct ScriptedClient {
   }
 };
 
+// Two scripted clients' server: an mlp on 1x6x6 inputs and 4 classes.
+test::RemoteRig mlp_rig(TcpServer& server, RemoteOptions ro, RemoteHooks hooks, const OptimizerSettings& o = {}) {
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Model, "mlp");
+  auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
+  return test::remote_rig(server, *model, {1, 6, 6}, 4, 2, std::move(ro), std::move(hooks), o);
+}
+
+bool all_equal(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!at::equal(a[i], b[i])) return false;
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("before authenticating, a peer may announce one small frame only", "[server][limits]") {
@@ -200,14 +215,11 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   Log log;
   auto o = options(log);
   TcpServer server(o);
-  Context ctx;
-  ctx.params = test::defaults_for(Kind::Model, "mlp");
-  auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
   RemoteOptions ro;
   ro.on_client_loss = ClientLossPolicy::Drop;
   RemoteHooks hooks;
   hooks.log = log.sink();
-  auto rig = test::remote_rig(server, *model, {1, 6, 6}, 4, 2, ro, hooks);
+  auto rig = mlp_rig(server, ro, hooks);
   const auto shapes = rig.gradient_shapes;
   const auto act_shape = rig.activation_shape;
 
@@ -226,8 +238,7 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{1});
   CHECK(log.has("client 1 lost at step 0 (sent gradient tensor 0"));
   // Only the honest (zero) gradient was applied: the client part did not move.
-  const auto after = rig.client_weights();
-  for (std::size_t i = 0; i < before.size(); ++i) CHECK(at::equal(before[i], after[i]));
+  CHECK(all_equal(before, rig.client_weights()));
   server.shutdown_all("done");
   honest.join();
   attacker.join();
@@ -236,16 +247,13 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
 TEST_CASE("a step whose every client gradient is refused leaves the shared part alone", "[server][limits]") {
   Log log;
   TcpServer server(options(log));
-  Context ctx;
-  ctx.params = test::defaults_for(Kind::Model, "mlp");
-  auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
   RemoteOptions ro;
   ro.on_client_loss = ClientLossPolicy::Drop;
   RemoteHooks hooks;
   hooks.log = log.sink();
   // Weight decay moves weights even with a zero gradient: an update without any
   // gradient would show.
-  auto rig = test::remote_rig(server, *model, {1, 6, 6}, 4, 2, ro, hooks, OptimizerSettings{OptimizerKind::Sgd, 0.1, 0.9, 0.1});
+  auto rig = mlp_rig(server, ro, hooks, OptimizerSettings{OptimizerKind::Sgd, 0.1, 0.9, 0.1});
   const ScriptedClient a{rig.activation_shape, rig.gradient_shapes, NAN}, b{rig.activation_shape, rig.gradient_shapes, NAN};
   std::thread ta([&] { a.run(server.port(), 0); });
   std::thread tb([&] { b.run(server.port(), 1); });
@@ -256,8 +264,7 @@ TEST_CASE("a step whose every client gradient is refused leaves the shared part 
   step.offsets = {0, 0};
   rig.trainer->step(step);
   CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{0, 1});
-  const auto after = rig.client_weights();
-  for (std::size_t i = 0; i < before.size(); ++i) CHECK(at::equal(before[i], after[i]));
+  CHECK(all_equal(before, rig.client_weights()));
   server.shutdown_all("done");
   ta.join();
   tb.join();
@@ -266,12 +273,9 @@ TEST_CASE("a step whose every client gradient is refused leaves the shared part 
 TEST_CASE("a real client's step time is measured as its frames arrive", "[server][latency]") {
   Log log;
   TcpServer server(options(log));
-  Context ctx;
-  ctx.params = test::defaults_for(Kind::Model, "mlp");
-  auto model = test::bundled().make<SplitModel>(Kind::Model, "mlp", ctx);
   RemoteHooks hooks;
   hooks.log = log.sink();
-  auto rig = test::remote_rig(server, *model, {1, 6, 6}, 4, 2, RemoteOptions{}, hooks);
+  auto rig = mlp_rig(server, RemoteOptions{}, hooks);
   const auto shapes = rig.gradient_shapes;
   const auto act_shape = rig.activation_shape;
   // Client 1 is slowed on purpose: 200 ms before its activations, 100 ms before its gradients.

@@ -72,6 +72,7 @@ class Run {
     pc.label_aware = ex_.label_aware;
     pc.seed = std::uint64_t(ex_.seed);
     pc.sampler_name = ex_.sampler.type;
+    if (const Component* c = registry_.find(Kind::Sampler, ex_.sampler.type)) pc.sampler_library = c->library.string();
     planner_ = std::make_unique<StepPlanner>(std::move(partition), data_->labels(Split::Train), *sampler_, *delay_, pc);
 
     std::optional<TrainingSetup> setup;

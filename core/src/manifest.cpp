@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+#include <optional>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -114,11 +118,18 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-std::string known_list(const std::vector<std::string>& known, const std::string& wrong) {
-  std::string hint;
+// " (did you mean 'x'?)" for the closest of `known` within a third of the word's length.
+std::string near_miss(const std::vector<std::string>& known, const std::string& wrong) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(1, wrong.size() / 3) + 1;
   for (const auto& k : known)
-    if (edit_distance(k, wrong) <= std::max<std::size_t>(1, wrong.size() / 3)) hint = fmt::format(" (did you mean '{}'?)", k);
-  return fmt::format("{}; known: {}", hint, known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")));
+    if (const auto d = edit_distance(k, wrong); d < best_distance) best = k, best_distance = d;
+  return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
+}
+
+std::string known_list(const std::vector<std::string>& known, const std::string& wrong) {
+  return fmt::format("{}; known: {}", near_miss(known, wrong),
+                     known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")));
 }
 
 // Collects errors with their source positions; --set values are named by their flag.
@@ -129,12 +140,19 @@ class Checker {
 
   void error(const std::string& key_path, const toml::source_region& where, const std::string& message) {
     if (overridden_.count(key_path)) {
-      errors_.push_back(fmt::format("--set {}: {}", key_path, message));
+      errors_.push_back(fmt::format("--set {}: {}{}", key_path, context_, message));
     } else {
-      errors_.push_back(fmt::format("{}:{}:{}: {}", file_, where.begin.line, where.begin.column, message));
+      // A node made by the checker has no position of its own: the fallback is where it came from.
+      const auto& at = where.begin.line == 0 && fallback_ ? fallback_->begin : where.begin;
+      errors_.push_back(fmt::format("{}:{}:{}: {}{}", file_, at.line, at.column, context_, message));
     }
+    key_paths_.push_back(key_path);
   }
   std::vector<std::string>& errors() { return errors_; }
+  const std::vector<std::string>& key_paths() const { return key_paths_; }  // per error
+  // Said before every message (a [sweep] value's check says so).
+  void set_context(std::string context) { context_ = std::move(context); }
+  void set_fallback(const toml::source_region& where) { fallback_ = where; }
 
   // Checks one table against a spec. `skip` keys belong to someone else.
   Params check_table(const std::string& path, const toml::table& table, const std::vector<ParamSpec>& specs,
@@ -142,6 +160,7 @@ class Checker {
     std::map<std::string, ParamValue> values;
     std::vector<std::string> known;
     for (const auto& s : specs) known.push_back(s.name);
+    known.insert(known.end(), skip.begin(), skip.end());  // keys (and tables) checked elsewhere
     for (auto&& [key, node] : table) {
       const std::string name(key.str());
       if (skip.count(name)) continue;
@@ -209,8 +228,8 @@ class Checker {
         std::string v = *node.value<std::string>();
         if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
           error(full, node.source(),
-                fmt::format("'{}' = \"{}\" is not allowed for {}: choose one of {}", full, v, owner,
-                            fmt::join(spec.choices, ", ")));
+                fmt::format("'{}' = \"{}\" is not allowed for {}{}: choose one of {}", full, v, owner,
+                            near_miss(spec.choices, v), fmt::join(spec.choices, ", ")));
           return std::nullopt;
         }
         return ParamValue{v};
@@ -245,23 +264,32 @@ class Checker {
   std::string file_;
   std::set<std::string> overridden_;
   std::vector<std::string> errors_;
+  std::vector<std::string> key_paths_;
+  std::string context_;
+  std::optional<toml::source_region> fallback_;
 };
 
-void apply_override(toml::table& root, const Override& o) {
+// Sets the dotted `key` to `value`, making the tables on the way.
+void set_key(toml::table& root, const std::string& key, const toml::node& value) {
   toml::table* table = &root;
-  std::stringstream ss(o.key);
+  std::stringstream ss(key);
   std::vector<std::string> parts;
   for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     auto* next = (*table)[parts[i]].as_table();
     if (!next) {
       if (table->contains(parts[i]))
-        throw ManifestError({fmt::format("--set {}: '{}' is not a table", o.key, parts[i])});
+        throw ManifestError({fmt::format("--set {}: '{}' is not a table", key, parts[i])});
       table->insert(parts[i], toml::table{});
       next = (*table)[parts[i]].as_table();
     }
     table = next;
   }
+  // The key takes the value's position, so that a problem with it points somewhere.
+  table->insert_or_assign(toml::key(parts.back(), value.source()), value);
+}
+
+void apply_override(toml::table& root, const Override& o) {
   // Read the value as TOML; a bare word such as `lds` is taken as a string.
   toml::table parsed;
   try {
@@ -269,7 +297,7 @@ void apply_override(toml::table& root, const Override& o) {
   } catch (const toml::parse_error&) {
     parsed = toml::table{{"v", o.value}};
   }
-  table->insert_or_assign(parts.back(), *parsed.get("v"));
+  set_key(root, o.key, *parsed.get("v"));
 }
 
 }  // namespace
@@ -330,6 +358,14 @@ bool Experiment::same_settings(const Experiment& o) const {
          transport.values() == o.transport.values();
 }
 
+namespace {
+// Every check of a parsed manifest; problems go to `check`.
+Experiment check_manifest(const toml::table& root, const std::filesystem::path& file, Checker& check,
+                          Registry& registry);
+void check_sweep_values(const toml::table& root, const std::filesystem::path& file, Registry& registry,
+                        Checker& check);
+}  // namespace
+
 Experiment load_experiment(const std::filesystem::path& file, const std::vector<Override>& overrides,
                            Registry& registry) {
   const std::string file_name = file.string();
@@ -348,6 +384,17 @@ Experiment load_experiment(const std::filesystem::path& file, const std::vector<
   }
 
   Checker check(file_name, overridden);
+  Experiment ex = check_manifest(root, file, check, registry);
+  check_sweep_values(root, file, registry, check);
+  if (!check.errors().empty()) throw ManifestError(std::move(check.errors()));
+  ex.training_settings = training_settings(ex.training);
+  ex.transport_settings = transport_settings(ex.transport);
+  return ex;
+}
+
+namespace {
+Experiment check_manifest(const toml::table& root, const std::filesystem::path& file, Checker& check,
+                          Registry& registry) {
   Experiment ex;
   ex.file = file;
 
@@ -449,57 +496,109 @@ Experiment load_experiment(const std::filesystem::path& file, const std::vector<
       check.check_table("transport", transport ? *transport : empty, transport_params(), "[transport]", {});
 
   if (const toml::table* sweep = table_at("sweep")) read_sweep(check, "", *sweep, ex.sweep);
-
-  if (!check.errors().empty()) throw ManifestError(std::move(check.errors()));
-  ex.training_settings = training_settings(ex.training);
-  ex.transport_settings = transport_settings(ex.transport);
   return ex;
 }
 
+// The [sweep] values in order: (key path, value node).
+void sweep_values(const toml::table& table, const std::string& prefix,
+                  std::vector<std::pair<std::string, const toml::node*>>& out) {
+  for (auto&& [key, node] : table) {
+    const std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const auto* sub = node.as_table()) sweep_values(*sub, path, out);
+    else if (const auto* arr = node.as_array())
+      for (const auto& el : *arr) out.emplace_back(path, &el);
+  }
+}
+
+// Checks every [sweep] value as the run that uses it would check it, and reports what is
+// wrong with the value at its own position.
+void check_sweep_values(const toml::table& root, const std::filesystem::path& file, Registry& registry,
+                        Checker& check) {
+  const toml::table* sweep = root.get_as<toml::table>("sweep");
+  if (!sweep) return;
+  std::vector<std::pair<std::string, const toml::node*>> values;
+  sweep_values(*sweep, "", values);
+  for (const auto& [path, value] : values) {
+    toml::table point = root;
+    point.erase("sweep");
+    try {
+      set_key(point, path, *value);
+    } catch (const ManifestError& e) {
+      check.error("sweep." + path, value->source(), fmt::format("[sweep] '{}': {}", path, e.errors().front()));
+      continue;
+    }
+    Checker one(file.string(), {});
+    one.set_context("[sweep] ");
+    one.set_fallback(value->source());
+    check_manifest(point, file, one, registry);
+    for (std::size_t i = 0; i < one.errors().size(); ++i)
+      if (one.key_paths()[i] == path) check.errors().push_back(one.errors()[i]);
+  }
+}
+}  // namespace
+
 namespace {
-void put(toml::table& t, const std::string& key, const ParamValue& v) {
-  std::visit(
-      [&](const auto& x) {
+// The resolved manifest is written by hand rather than by TOML++, whose floats carry 17
+// digits (0.00050000000000000001): each float here is the shortest text that reads back
+// as the same double, so a user sees what they wrote and a client parses the same bits.
+std::string toml_float(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // Shortest digits; fixed notation for exponents in [-4, 16), as Python's repr does.
+  std::array<char, 400> buf{};
+  const auto shortest = [&](std::chars_format f) {
+    return std::string(buf.data(), std::to_chars(buf.data(), buf.data() + buf.size(), v, f).ptr);
+  };
+  const std::string scientific = shortest(std::chars_format::scientific);
+  const int exponent = std::stoi(scientific.substr(scientific.find('e') + 1));
+  std::string text = v == 0 || (exponent >= -4 && exponent < 16) ? shortest(std::chars_format::fixed) : scientific;
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";  // still a float in TOML
+  return text;
+}
+std::string toml_string(const std::string& v) {
+  std::ostringstream out;
+  out << toml::value<std::string>(v);
+  return out.str();
+}
+std::string toml_value(const ParamValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
-          toml::array arr;
-          for (auto i : x) arr.push_back(i);
-          t.insert_or_assign(key, std::move(arr));
-        } else {
-          t.insert_or_assign(key, x);
-        }
+        if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(x);
+        else if constexpr (std::is_same_v<T, double>) return toml_float(x);
+        else if constexpr (std::is_same_v<T, std::string>) return toml_string(x);
+        else return fmt::format("[{}]", fmt::join(x, ", "));
       },
       v);
 }
-toml::table component_table(const ComponentSpec& spec) {
-  toml::table t;
-  t.insert_or_assign("type", spec.type);
-  for (const auto& [k, v] : spec.params.values()) put(t, k, v);
-  return t;
+void write_table(std::ostringstream& out, const std::string& name, std::map<std::string, std::string> lines) {
+  out << "\n[" << name << "]\n";
+  for (const auto& [key, value] : lines) out << key << " = " << value << "\n";
 }
-toml::table params_table(const Params& params) {
-  toml::table t;
-  for (const auto& [k, v] : params.values()) put(t, k, v);
-  return t;
+std::map<std::string, std::string> lines_of(const Params& params) {
+  std::map<std::string, std::string> lines;
+  for (const auto& [k, v] : params.values()) lines[k] = toml_value(v);
+  return lines;
 }
 }  // namespace
 
 std::string to_toml(const Experiment& ex) {
-  toml::table root;
-  root.insert_or_assign("name", ex.name);
-  root.insert_or_assign("seed", ex.seed);
-  toml::array paths;
-  for (const auto& p : ex.plugin_paths) paths.push_back(p);
-  root.insert_or_assign("plugin_paths", std::move(paths));
-  for (Kind kind : kAllKinds) {
-    toml::table t = component_table(ex.component(kind));
-    if (kind == Kind::Sampler) t.insert_or_assign("label_aware", ex.label_aware);
-    root.insert_or_assign(manifest_table(kind), std::move(t));
-  }
-  root.insert_or_assign("training", params_table(ex.training));
-  root.insert_or_assign("transport", params_table(ex.transport));
   std::ostringstream out;
-  out << "# Resolved manifest: every default filled in. Rerun with `psl run` on this file.\n" << root << "\n";
+  out << "# Resolved manifest: every default filled in. Rerun with `psl run` on this file.\n";
+  out << "name = " << toml_string(ex.name) << "\nseed = " << ex.seed << "\n";
+  std::vector<std::string> paths;
+  for (const auto& p : ex.plugin_paths) paths.push_back(toml_string(p));
+  out << "plugin_paths = [" << fmt::format("{}", fmt::join(paths, ", ")) << "]\n";
+  for (Kind kind : kAllKinds) {
+    const auto& spec = ex.component(kind);
+    auto lines = lines_of(spec.params);
+    lines["type"] = toml_string(spec.type);
+    if (kind == Kind::Sampler) lines["label_aware"] = ex.label_aware ? "true" : "false";
+    write_table(out, manifest_table(kind), std::move(lines));
+  }
+  write_table(out, "training", lines_of(ex.training));
+  write_table(out, "transport", lines_of(ex.transport));
   return out.str();
 }
 

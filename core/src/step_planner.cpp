@@ -87,32 +87,46 @@ StepPlanner::StepPlanner(Partition partition, const std::vector<std::int32_t>& l
 
 StepPlanner::~StepPlanner() = default;
 
+std::string StepPlanner::sampler_context() const {
+  const auto& c = config_;
+  return fmt::format("sampler '{}'{}, epoch {}, step {}", c.sampler_name,
+                     c.sampler_library.empty() ? "" : " (" + c.sampler_library + ")", epoch_, global_step_);
+}
+
+template <class Call>
+auto StepPlanner::call_sampler(Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    throw SamplerError(fmt::format("{}: {}", sampler_context(), e.what()));
+  }
+}
+
 void StepPlanner::begin_epoch(std::int64_t epoch) {
   epoch_ = epoch;
   for (std::size_t k = 0; k < order_.size(); ++k) shuffle_client_order(order_[k], config_.seed, epoch, std::int64_t(k));
   clients_->reset();
   sampler_rng_ = make_rng(config_.seed, "sampler", std::uint64_t(epoch));
   delay_rng_ = make_rng(config_.seed, "delay-step", std::uint64_t(epoch));
-  sampler_.begin_epoch(*clients_, sampler_rng_);
+  call_sampler([&] { sampler_.begin_epoch(*clients_, sampler_rng_); });
 }
 
 bool StepPlanner::epoch_done() const { return clients_->total_remaining() == 0; }
 
 PlannedStep StepPlanner::next() {
-  const std::string& name = config_.sampler_name;
-  std::vector<Take> takes = sampler_.next_step(*clients_, sampler_rng_);
+  std::vector<Take> takes = call_sampler([&] { return sampler_.next_step(*clients_, sampler_rng_); });
   if (takes.empty())
-    throw SamplerError(fmt::format("sampler '{}' returned an empty step with {} samples left in epoch {}", name,
-                                   clients_->total_remaining(), epoch_));
+    throw SamplerError(fmt::format("{}: returned an empty step with {} samples left", sampler_context(),
+                                   clients_->total_remaining()));
   for (const auto& t : takes) {
     if (t.client < 0 || t.client >= clients_->num_clients())
-      throw SamplerError(fmt::format("sampler '{}' chose client {}, but there are {} clients", name, t.client,
+      throw SamplerError(fmt::format("{}: chose client {}, but there are {} clients", sampler_context(), t.client,
                                      clients_->num_clients()));
     if (t.count <= 0 || t.count > clients_->remaining(t.client))
-      throw SamplerError(fmt::format("sampler '{}' took {} samples from client {}, which has {} left", name, t.count,
-                                     t.client, clients_->remaining(t.client)));
+      throw SamplerError(fmt::format("{}: took {} samples from client {}, which has {} left", sampler_context(),
+                                     t.count, t.client, clients_->remaining(t.client)));
     if (seen_at_step_[std::size_t(t.client)] == global_step_)
-      throw SamplerError(fmt::format("sampler '{}' chose client {} twice in one step", name, t.client));
+      throw SamplerError(fmt::format("{}: chose client {} twice in one step", sampler_context(), t.client));
     seen_at_step_[std::size_t(t.client)] = global_step_;
   }
 
@@ -124,7 +138,7 @@ PlannedStep StepPlanner::next() {
     times.push_back(client_step_time(delay_.draw(t.client, delay_rng_), t.count, config_.bytes_per_sample));
   PlannedStep step;
   step.epoch = epoch_;
-  step.step = global_step_++;
+  step.step = global_step_;
   std::vector<double> kept_times;
   const bool any_meets = config_.step_deadline_s <= 0 ||
                          std::any_of(times.begin(), times.end(), [&](double t) { return t <= config_.step_deadline_s; });
@@ -135,7 +149,7 @@ PlannedStep StepPlanner::next() {
       continue;
     }
     if (config_.step_deadline_s > 0 && any_meets && times[i] > config_.step_deadline_s) {
-      sampler_.give_back(takes[i]);
+      call_sampler([&] { sampler_.give_back(takes[i]); });
       ++step.deferred;
       continue;
     }
@@ -162,6 +176,7 @@ PlannedStep StepPlanner::next() {
   const StepTime st = step_time(std::move(kept_times), step.batch_size, delay_.server_s_per_sample());
   step.step_time_s = st.total_s;
   step.straggler_wait_s = st.straggler_wait_s;
+  ++global_step_;
   return step;
 }
 

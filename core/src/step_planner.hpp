@@ -22,7 +22,8 @@ struct PlannerConfig {
   double step_deadline_s = 0;     // 0: no deadline
   bool label_aware = false;
   std::uint64_t seed = 1;
-  std::string sampler_name;       // for error messages
+  std::string sampler_name;       // for error messages: sampler 'NAME' (LIBRARY), epoch, step
+  std::string sampler_library;
 };
 
 struct PlannedStep {
@@ -76,6 +77,11 @@ class StepPlanner {
 
  private:
   class Clients;
+  // Runs a call into the sampler plugin; anything it throws comes back as a SamplerError
+  // that names the sampler, its library, the epoch and the step.
+  template <class Call>
+  auto call_sampler(Call&& call) -> decltype(call());
+  std::string sampler_context() const;
   std::unique_ptr<Clients> clients_;
   const std::vector<std::int32_t>& labels_;
   Sampler& sampler_;
