@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <map>
 #include <optional>
 #include <cmath>
@@ -539,22 +537,9 @@ void check_sweep_values(const toml::table& root, const std::filesystem::path& fi
 
 namespace {
 // The resolved manifest is written by hand rather than by TOML++, whose floats carry 17
-// digits (0.00050000000000000001): each float here is the shortest text that reads back
-// as the same double, so a user sees what they wrote and a client parses the same bits.
-std::string toml_float(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  // Shortest digits; fixed notation for exponents in [-4, 16), as Python's repr does.
-  std::array<char, 400> buf{};
-  const auto shortest = [&](std::chars_format f) {
-    return std::string(buf.data(), std::to_chars(buf.data(), buf.data() + buf.size(), v, f).ptr);
-  };
-  const std::string scientific = shortest(std::chars_format::scientific);
-  const int exponent = std::stoi(scientific.substr(scientific.find('e') + 1));
-  std::string text = v == 0 || (exponent >= -4 && exponent < 16) ? shortest(std::chars_format::fixed) : scientific;
-  if (text.find_first_of(".e") == std::string::npos) text += ".0";  // still a float in TOML
-  return text;
-}
+// digits (0.00050000000000000001): format_value writes each float as the shortest text
+// that reads back as the same double, so a user sees what they wrote and a client parses
+// the same bits.
 std::string toml_string(const std::string& v) {
   std::ostringstream out;
   out << toml::value<std::string>(v);
@@ -566,7 +551,7 @@ std::string toml_value(const ParamValue& v) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
         else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(x);
-        else if constexpr (std::is_same_v<T, double>) return toml_float(x);
+        else if constexpr (std::is_same_v<T, double>) return format_value(ParamValue{x});
         else if constexpr (std::is_same_v<T, std::string>) return toml_string(x);
         else return fmt::format("[{}]", fmt::join(x, ", "));
       },
