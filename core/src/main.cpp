@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--resume", run.resume, "continue the run in this folder from its last checkpoint");
   run_cmd->add_flag("--force", run.force, "the --out folder holds another run: move it aside (kept) and start anew");
   run_cmd->add_flag("--quiet", run.quiet, "no progress output");
+  run_cmd->add_option("--stop-after-epochs", run.stop_after_epochs,
+                      "stop after N epochs, checkpoint written; --resume continues later");
   run_cmd->add_option("--exit-with-parent", run.parent_pid, "end when process PID ends (psl sweep passes its own)");
 
   psl::RunOptions sample;
