@@ -192,3 +192,55 @@ seed = [1, 2]
   CHECK_THAT(errors[1], Contains(f + ":8:21: [sweep] 'training.lr' = -0.5 is out of range"));
   CHECK_THAT(errors[2], Contains(f + ":9:17: [sweep] unknown key 'training.lrr' for [training] (did you mean 'lr'?)"));
 }
+
+TEST_CASE("[KIND.TYPE] tables hold parameters for the runs of that type only", "[manifest][sweep]") {
+  const auto dir = test::temp_dir("manifest-per-type");
+  const std::string base = R"(name = "per-type"
+[data]
+type = "synthetic"
+[sampler]
+type = "ugs"
+[sampler.lds]
+delay_skew = 0.25
+pacing = "defer"
+)";
+  const auto file = test::write_file(dir, "m.toml", base);
+  const auto ugs = test::load(file);
+  CHECK_FALSE(ugs.sampler.params.has("delay_skew"));
+  const auto lds = test::load(file, {parse_override("sampler.type=lds")});
+  CHECK(lds.sampler.params.get_float("delay_skew") == 0.25);
+  CHECK(lds.sampler.params.get_string("pacing") == "defer");
+  CHECK(lds.sampler.params.get_float("concentration") == 1.0);  // the rest are defaults
+  // The resolved manifest of one run holds its own type's parameters, flat.
+  CHECK_THAT(to_toml(lds), Contains("delay_skew = 0.25\n"));
+  CHECK_THAT(to_toml(lds), !Contains("[sampler.lds]"));
+
+  const auto bad = test::write_file(dir, "bad.toml", base + R"(skew = 1.0
+[sampler.ldz]
+pace = 1
+[sampler.fls]
+colour = 1
+)");
+  const auto errors = errors_of(bad);
+  const std::string f = bad.string();
+  REQUIRE(errors.size() == 3);
+  // In table order: fls, lds, ldz.
+  CHECK_THAT(errors[0], Contains(f + ":13:1: unknown key 'sampler.fls.colour' for sampler 'fls'"));
+  CHECK_THAT(errors[1], Contains(f + ":9:1: unknown key 'sampler.lds.skew' for sampler 'lds'"));
+  CHECK_THAT(errors[2], Contains(f + ":10:10: [sampler.ldz] names no sampler (did you mean 'lds'?)"));
+
+  const auto twice = test::write_file(dir, "twice.toml", base + "[sweep]\nsampler.type = [\"ugs\", \"lds\"]\n");
+  CHECK(errors_of(twice).empty());
+  const auto conflict = test::write_file(dir, "conflict.toml", R"(name = "c"
+[data]
+type = "synthetic"
+[sampler]
+type = "lds"
+delay_skew = 0.5
+[sampler.lds]
+delay_skew = 0.25
+)");
+  const auto c = errors_of(conflict);
+  REQUIRE(c.size() == 1);
+  CHECK_THAT(c[0], Contains(conflict.string() + ":8:14: 'delay_skew' is set in both [sampler] and [sampler.lds]"));
+}

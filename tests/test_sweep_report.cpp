@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <tinyxml2.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 
@@ -112,6 +113,32 @@ TEST_CASE("a sweep runs its grid, resumes, and its report matches the runs", "[s
     CHECK(count(svgs[i], "class=\"x-tick\"") >= 2);
   }
   CHECK(count(svgs[4], "class=\"bar\"") == 4);  // first run: 4 clients
+}
+
+TEST_CASE("a sweep over types runs each type with its own parameters, and identical points once", "[sweep]") {
+  const auto dir = test::temp_dir("sweep-per-type");
+  const auto file = test::write_file(dir, "m.toml", test::small_manifest("max_steps = 3\n", "ugs") + R"(
+[sampler.lds]
+delay_skew = 0.25
+[sweep]
+sampler.type = ["fls", "lds"]
+"sampler.lds.pacing" = ["gate", "defer"]
+)");
+  SweepOptions o;
+  o.manifest = file.string();
+  o.out = (dir / "out").string();
+  o.quiet = true;
+  REQUIRE(command_sweep(o) == 0);
+  std::vector<std::string> runs;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "out"))
+    if (std::filesystem::exists(e.path() / "summary.json")) runs.push_back(e.path().filename().string());
+  std::sort(runs.begin(), runs.end());
+  // FLS does not read lds's pacing: its two points are one run.
+  CHECK(runs == std::vector<std::string>{"sampler.type=fls,sampler.lds.pacing=gate", "sampler.type=lds,sampler.lds.pacing=defer",
+                                         "sampler.type=lds,sampler.lds.pacing=gate"});
+  const auto lds = test::load(dir / "out" / "sampler.type=lds,sampler.lds.pacing=defer" / "manifest.toml");
+  CHECK(lds.sampler.params.get_float("delay_skew") == 0.25);
+  CHECK(lds.sampler.params.get_string("pacing") == "defer");
 }
 
 TEST_CASE("report errors name the folder", "[report]") {

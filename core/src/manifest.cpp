@@ -155,6 +155,16 @@ class Checker {
   // Checks one table against a spec. `skip` keys belong to someone else.
   Params check_table(const std::string& path, const toml::table& table, const std::vector<ParamSpec>& specs,
                      const std::string& owner, const std::set<std::string>& skip) {
+    std::set<std::string> present;
+    auto values = check_keys(path, table, specs, owner, skip, present);
+    return complete(std::move(values), present, path, table, specs, owner);
+  }
+
+  // The values of the keys present in `table`, each checked against its spec; `present`
+  // gains every key found (a wrong value is reported here, not again as missing).
+  std::map<std::string, ParamValue> check_keys(const std::string& path, const toml::table& table,
+                                               const std::vector<ParamSpec>& specs, const std::string& owner,
+                                               const std::set<std::string>& skip, std::set<std::string>& present) {
     std::map<std::string, ParamValue> values;
     std::vector<std::string> known;
     for (const auto& s : specs) known.push_back(s.name);
@@ -162,6 +172,7 @@ class Checker {
     for (auto&& [key, node] : table) {
       const std::string name(key.str());
       if (skip.count(name)) continue;
+      present.insert(name);
       auto spec = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == name; });
       const std::string full = path.empty() ? name : path + "." + name;
       if (spec == specs.end()) {
@@ -170,8 +181,15 @@ class Checker {
       }
       if (auto v = convert(full, node, *spec, owner)) values[name] = *v;
     }
+    return values;
+  }
+
+  // Fills in the defaults; a required key that is absent is an error at `table`.
+  Params complete(std::map<std::string, ParamValue> values, const std::set<std::string>& present,
+                  const std::string& path, const toml::table& table, const std::vector<ParamSpec>& specs,
+                  const std::string& owner) {
     for (const auto& s : specs) {
-      if (values.count(s.name) || table.contains(s.name)) continue;
+      if (values.count(s.name) || present.count(s.name)) continue;
       if (s.default_value) {
         values[s.name] = *s.default_value;
       } else {
@@ -476,7 +494,39 @@ Experiment check_manifest(const toml::table& root, const std::filesystem::path& 
     }
     const std::string owner = fmt::format("{} '{}'", to_string(kind), spec.type);
     toml::table empty;
-    spec.params = check.check_table(key, table ? *table : empty, component->info.params, owner, skip);
+    const toml::table& given = table ? *table : empty;
+    // [KIND.TYPE] tables hold parameters for the runs of that type only (so that a sweep
+    // over KIND.type can set each type's own parameters). Every one is checked against its
+    // type, used or not; the chosen type's table adds to the [KIND] table.
+    std::map<std::string, ParamValue> typed;
+    std::set<std::string> present, typed_present;
+    for (auto&& [name_key, node] : given) {
+      const auto* sub = node.as_table();
+      if (!sub) continue;
+      const std::string name(name_key.str());
+      skip.insert(name);
+      const Component* other = registry.find(kind, name);
+      if (!other) {
+        check.error(key + "." + name, name_key.source(),
+                    fmt::format("[{}.{}] names no {}{}", key, name, to_string(kind), known_list(registry.names(kind), name)));
+        continue;
+      }
+      std::set<std::string> found;
+      auto values = check.check_keys(key + "." + name, *sub, other->info.params,
+                                     fmt::format("{} '{}'", to_string(kind), name), {}, found);
+      if (name == spec.type) typed = std::move(values), typed_present = std::move(found);
+    }
+    auto values = check.check_keys(key, given, component->info.params, owner, skip, present);
+    present.insert(typed_present.begin(), typed_present.end());
+    for (auto& [name, value] : typed) {
+      if (values.count(name)) {
+        const auto* where = given.get_as<toml::table>(spec.type)->get(name);
+        check.error(key + "." + spec.type + "." + name, where->source(),
+                    fmt::format("'{}' is set in both [{}] and [{}.{}]: set it in one place", name, key, key, spec.type));
+      }
+      values[name] = value;
+    }
+    spec.params = check.complete(std::move(values), present, key, given, component->info.params, owner);
     switch (kind) {
       case Kind::Dataset: ex.data = spec; break;
       case Kind::Partitioner: ex.partitioner = spec; break;

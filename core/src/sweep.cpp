@@ -86,7 +86,7 @@ int command_sweep(const SweepOptions& options) {
     fmt::print(stderr, "{}: no [sweep] table; add one, e.g. [sweep] seed = [1, 2, 3]\n", options.manifest);
     return 2;
   }
-  const auto points = expand_sweep(*base);
+  auto points = expand_sweep(*base);
   const int jobs = std::max(1, options.jobs);
   const int threads = std::max(1, int(std::thread::hardware_concurrency()) / jobs);
   // Every point must load before anything runs; its resolved manifest tells whether an
@@ -101,6 +101,28 @@ int command_sweep(const SweepOptions& options) {
     if (!ex) return 2;
     resolved.push_back(to_toml(*ex));
     point_sets.push_back(std::move(sets));
+  }
+  // Points that resolve to the same run (they differ only in a [KIND.TYPE] key of a type
+  // they do not use) run once, under the first point's name.
+  {
+    std::map<std::string, std::size_t> first;
+    std::vector<SweepPoint> kept_points;
+    std::vector<std::string> kept_resolved;
+    std::vector<std::vector<std::string>> kept_sets;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const auto [it, fresh] = first.emplace(resolved[i], i);
+      if (!fresh) {
+        if (!options.quiet)
+          fmt::print(stderr, "{} is the same run as {}: run once\n", points[i].name, points[it->second].name);
+        continue;
+      }
+      kept_points.push_back(std::move(points[i]));
+      kept_resolved.push_back(std::move(resolved[i]));
+      kept_sets.push_back(std::move(point_sets[i]));
+    }
+    points = std::move(kept_points);
+    resolved = std::move(kept_resolved);
+    point_sets = std::move(kept_sets);
   }
   const fs::path out = options.out.empty() ? fs::path("runs") / (base->name + "-sweep") : fs::path(options.out);
   std::unique_ptr<FolderLock> lock;
