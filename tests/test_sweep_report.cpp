@@ -10,6 +10,8 @@
 #include "report/svg_plot.hpp"
 #include "support.hpp"
 #include "sweep.hpp"
+#include "sweep_progress.hpp"
+#include "progress.hpp"
 
 using namespace psl;
 using Catch::Matchers::Contains;
@@ -139,6 +141,29 @@ sampler.type = ["fls", "lds"]
   const auto lds = test::load(dir / "out" / "sampler.type=lds,sampler.lds.pacing=defer" / "manifest.toml");
   CHECK(lds.sampler.params.get_float("delay_skew") == 0.25);
   CHECK(lds.sampler.params.get_string("pacing") == "defer");
+}
+
+TEST_CASE("sweep progress counts samples from the running runs' files, not steps", "[sweep][progress]") {
+  const auto dir = test::temp_dir("sweep-progress");
+  const auto run = dir / "sampler.type=fls";
+  std::filesystem::create_directories(run);
+  test::write_file(run, "partition.csv", "client,samples,class_0\n0,60,60\n1,40,40\n");
+  const std::string header =
+      "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
+      "straggler_wait_s,deferred,test_accuracy,test_loss\n";
+  // Two epochs of 100 samples: 50 trained, an evaluation row, and a row still being written.
+  test::write_file(run, "metrics.csv", header + "0,0,1,1,2.3,30,2,0.1,1,0,0,,\n1,0,2,2,2.2,20,2,0.1,1,0,0,,\n"
+                                                "1,0,,,,,,,,,,0.5,1.9\n2,0,3,3,2.1,1");
+  SweepProgress p(4, true);
+  p.skipped();                        // one run was complete before: not part of the work
+  p.started(1, run, 2, 0);
+  CHECK(p.fraction_done() == Approx(0.25 / 3));  // a quarter of one run out of three
+  p.ended(1);
+  CHECK(p.fraction_done() == Approx(1.0 / 3));
+  CHECK_THAT(p.status_line(), Contains("sweep: 2/4 runs done (33% of the work)"));
+  // max_steps ends a run sooner than its samples would.
+  CHECK(run_fraction(50, 200, 3, 4) == Approx(0.75));
+  CHECK(run_fraction(150, 200, 3, 0) == Approx(0.75));
 }
 
 TEST_CASE("report errors name the folder", "[report]") {

@@ -151,9 +151,7 @@ class Run {
   void loop(const CheckpointHeader& start) {
     const auto& t = ex_.training_settings;
     const std::int64_t n = std::int64_t(data_->labels(Split::Train).size());
-    std::int64_t planned_total = t.epochs * ((n + t.batch_size - 1) / t.batch_size);
-    if (t.max_steps > 0) planned_total = std::min(planned_total, t.max_steps);
-    Progress progress(settings_.quiet, planned_total);
+    Progress progress(settings_.quiet, t.epochs * n, t.max_steps, recorder_->samples());
 
     executor_->before_training();
     started_ = Clock::now();
@@ -174,7 +172,7 @@ class Run {
         progress_.train_s += std::chrono::duration<double>(Clock::now() - t0).count();
         ++epoch_steps;
         recorder_->step(step, outcome.loss, elapsed());             // record
-        progress.step(epoch, step.step, outcome.loss,
+        progress.step(epoch, step.step, recorder_->samples(), outcome.loss,
                       progress_.train_s > 0 ? double(recorder_->samples()) / progress_.train_s : 0.0);
         stopped = t.max_steps > 0 && step.step + 1 >= t.max_steps;
         // The last step of an epoch, or of the run, is evaluated once, below.

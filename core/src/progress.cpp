@@ -3,33 +3,45 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace psl {
 
-Progress::Progress(bool quiet, std::int64_t total_steps)
-    : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_(total_steps),
-      start_(std::chrono::steady_clock::now()), last_print_(start_) {}
+double run_fraction(std::int64_t samples_done, std::int64_t total_samples, std::int64_t steps_done,
+                    std::int64_t max_steps) {
+  double f = total_samples > 0 ? double(samples_done) / double(total_samples) : 0.0;
+  if (max_steps > 0) f = std::max(f, double(steps_done) / double(max_steps));
+  return std::clamp(f, 0.0, 1.0);
+}
 
-void Progress::step(std::int64_t epoch, std::int64_t step, double loss, double samples_per_s) {
+Progress::Progress(bool quiet, std::int64_t total_samples, std::int64_t max_steps, std::int64_t samples_before)
+    : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_samples_(total_samples), max_steps_(max_steps),
+      samples_before_(samples_before), start_(std::chrono::steady_clock::now()), last_print_(start_) {}
+
+void Progress::step(std::int64_t epoch, std::int64_t step, std::int64_t samples_done, double loss,
+                    double samples_per_s) {
   if (quiet_) return;
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const std::int64_t done = step + 1;
-  // total_ is an estimate (FLS and FPLS epochs run longer than ceil(N/B) steps).
-  const double eta = total_ > done ? elapsed * double(total_ - done) / double(done) : 0.0;
-  const std::int64_t shown_total = std::max(total_, done);
+  const double fraction = run_fraction(samples_done, total_samples_, step + 1, max_steps_);
+  const double fraction_before = run_fraction(samples_before_, total_samples_, 0, 0);
+  // The rate of this process (a resumed run's earlier epochs took no time here).
+  const double eta = fraction > fraction_before && fraction < 1
+                         ? elapsed * (1 - fraction) / (fraction - fraction_before)
+                         : 0.0;
   const std::string acc = last_accuracy_ >= 0 ? fmt::format(" acc {:.2f}%", 100 * last_accuracy_) : "";
   const std::string loss_text = std::isnan(loss) ? "" : fmt::format(" loss {:.4f}", loss);
-  const std::string text = fmt::format("epoch {} step {}/{}{}{} {:.0f} samples/s ETA {:.0f}s", epoch + 1, done, shown_total,
-                                       loss_text, acc, samples_per_s, eta);
+  const std::string text = fmt::format("epoch {} step {} ({:.0f}%){}{} {:.0f} samples/s ETA {:.0f}s", epoch + 1,
+                                       step + 1, 100 * fraction, loss_text, acc, samples_per_s, eta);
+  const bool last = fraction >= 1;
   if (tty_) {
-    if (std::chrono::duration<double>(now - last_print_).count() < 0.2 && done != total_) return;
+    if (std::chrono::duration<double>(now - last_print_).count() < 0.2 && !last) return;
     fmt::print(stderr, "\r{:<100}", text);
     line_open_ = true;
   } else {
-    if (done < next_log_step_ && done != total_) return;
-    next_log_step_ = done + std::max<std::int64_t>(1, total_ / 10);
+    if (fraction < next_log_fraction_ && !last) return;
+    next_log_fraction_ = fraction + 0.1;
     fmt::print(stderr, "{}\n", text);
   }
   last_print_ = now;

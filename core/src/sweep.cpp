@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -17,6 +18,7 @@
 #include "run_lock.hpp"
 #include "run_summary.hpp"
 #include "spawn_psl.hpp"
+#include "sweep_progress.hpp"
 
 namespace psl {
 
@@ -93,6 +95,7 @@ int command_sweep(const SweepOptions& options) {
   // unfinished folder can be resumed.
   std::vector<std::vector<std::string>> point_sets;
   std::vector<std::string> resolved;
+  std::vector<std::pair<std::int64_t, std::int64_t>> lengths;  // per point: epochs, max_steps
   for (const auto& p : points) {
     std::vector<std::string> sets = {fmt::format("training.threads={}", threads)};
     sets.insert(sets.end(), options.sets.begin(), options.sets.end());
@@ -101,6 +104,7 @@ int command_sweep(const SweepOptions& options) {
     if (!ex) return 2;
     resolved.push_back(to_toml(*ex));
     point_sets.push_back(std::move(sets));
+    lengths.emplace_back(ex->training_settings.epochs, ex->training_settings.max_steps);
   }
   // Points that resolve to the same run (they differ only in a [KIND.TYPE] key of a type
   // they do not use) run once, under the first point's name.
@@ -109,6 +113,7 @@ int command_sweep(const SweepOptions& options) {
     std::vector<SweepPoint> kept_points;
     std::vector<std::string> kept_resolved;
     std::vector<std::vector<std::string>> kept_sets;
+    std::vector<std::pair<std::int64_t, std::int64_t>> kept_lengths;
     for (std::size_t i = 0; i < points.size(); ++i) {
       const auto [it, fresh] = first.emplace(resolved[i], i);
       if (!fresh) {
@@ -119,10 +124,12 @@ int command_sweep(const SweepOptions& options) {
       kept_points.push_back(std::move(points[i]));
       kept_resolved.push_back(std::move(resolved[i]));
       kept_sets.push_back(std::move(point_sets[i]));
+      kept_lengths.push_back(lengths[i]);
     }
     points = std::move(kept_points);
     resolved = std::move(kept_resolved);
     point_sets = std::move(kept_sets);
+    lengths = std::move(kept_lengths);
   }
   const fs::path out = options.out.empty() ? fs::path("runs") / (base->name + "-sweep") : fs::path(options.out);
   std::unique_ptr<FolderLock> lock;
@@ -140,6 +147,7 @@ int command_sweep(const SweepOptions& options) {
   std::size_t next = 0, done = 0, failed = 0, skipped = 0;
   std::deque<std::size_t> retry_fresh;  // resumes the checkpoint refused
   std::map<pid_t, Child> running;
+  SweepProgress progress(points.size(), options.quiet);
   auto report = [&](const std::string& name, const std::string& what) {
     if (!options.quiet) fmt::print(stderr, "[{}/{}] {}: {}\n", done + failed + skipped, points.size(), name, what);
   };
@@ -153,6 +161,7 @@ int command_sweep(const SweepOptions& options) {
       for (const auto& s : point_sets[i]) args.insert(args.end(), {"--set", s});
     }
     fs::create_directories(dir);
+    progress.started(i, dir, lengths[i].first, lengths[i].second);
     running[spawn_psl(args, {dir / "log.txt", true, start == Start::Resume})] = {i, start};
     if (start == Start::Resume) report(points[i].name, "resuming from its checkpoint");
   };
@@ -168,6 +177,7 @@ int command_sweep(const SweepOptions& options) {
       const fs::path dir = out / points[i].name;
       if (complete(dir)) {
         ++skipped;
+        progress.skipped();
         report(points[i].name, "already complete, skipped");
         continue;
       }
@@ -175,12 +185,18 @@ int command_sweep(const SweepOptions& options) {
         launch(i, prepare(dir, resolved[i], options.quiet));
       } catch (const FolderBusy& e) {
         ++failed;
+        progress.ended(i);
         report(points[i].name, fmt::format("FAILED: {}", e.what()));
       }
     }
     if (running.empty()) break;
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
+    const pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid == 0) {  // all still running
+      progress.tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
     auto it = running.find(pid);
     if (it == running.end()) continue;
     const auto [i, start] = it->second;
@@ -196,6 +212,7 @@ int command_sweep(const SweepOptions& options) {
       continue;
     }
     ok ? ++done : ++failed;
+    progress.ended(i);
     report(points[i].name, ok ? "complete" : fmt::format("FAILED (see {})", (dir / "log.txt").string()));
   }
   fmt::print("sweep {}: {} runs complete, {} skipped as already complete, {} failed; folder {}\n", base->name, done,

@@ -1,0 +1,109 @@
+#include "sweep_progress.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "progress.hpp"
+
+namespace psl {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+SweepProgress::SweepProgress(std::size_t runs, bool quiet)
+    : runs_(runs), quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()), last_print_(start_) {}
+
+void SweepProgress::started(std::size_t point, const fs::path& dir, std::int64_t epochs, std::int64_t max_steps) {
+  Watch w;
+  w.dir = dir;
+  w.epochs = epochs;
+  w.max_steps = max_steps;
+  running_[point] = w;
+}
+
+void SweepProgress::ended(std::size_t point) {
+  running_.erase(point);
+  ++ended_;
+}
+
+void SweepProgress::skipped() { ++skipped_; }
+
+namespace {
+std::vector<std::string> fields(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  for (std::string f; std::getline(ss, f, ',');) out.push_back(f);
+  return out;
+}
+}  // namespace
+
+void SweepProgress::read_new_rows(Watch& w) {
+  if (w.total_samples == 0) {
+    std::ifstream partition(w.dir / "partition.csv");
+    std::string line;
+    std::int64_t n = 0;
+    for (std::getline(partition, line); std::getline(partition, line);) {
+      const auto f = fields(line);
+      if (f.size() > 1) n += std::stoll(f[1]);
+    }
+    w.total_samples = w.epochs * n;
+  }
+  std::ifstream metrics(w.dir / "metrics.csv", std::ios::binary);
+  if (!metrics) return;
+  metrics.seekg(std::streamoff(w.read_up_to));
+  std::string line;
+  while (std::getline(metrics, line)) {
+    if (metrics.eof()) break;  // a row still being written: next time
+    w.read_up_to += line.size() + 1;
+    const auto f = fields(line);
+    // Training rows: step, ..., batch_size (column 6) set; the header and evaluation rows are not counted.
+    if (f.size() < 6 || f[5].empty() || f[0] == "step") continue;
+    w.samples += std::stoll(f[5]);
+    w.steps = std::stoll(f[0]) + 1;
+  }
+}
+
+double SweepProgress::fraction(Watch& w) {
+  try {
+    read_new_rows(w);
+  } catch (const std::exception&) {  // a file being replaced: it counts next time
+  }
+  return run_fraction(w.samples, w.total_samples, w.steps, w.max_steps);
+}
+
+double SweepProgress::fraction_done() {
+  const double work = double(runs_ - skipped_);
+  if (work <= 0) return 1;
+  double done = double(ended_);
+  for (auto& [point, w] : running_) done += fraction(w);
+  return done / work;
+}
+
+std::string SweepProgress::status_line() {
+  std::string running;
+  for (auto& [point, w] : running_)
+    running += fmt::format("{}{} {:.0f}%", running.empty() ? "" : "; ", w.dir.filename().string(), 100 * fraction(w));
+  const double f = fraction_done();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+  std::string eta = "ETA unknown";
+  if (f > 0 && f < 1) {
+    const auto s = std::int64_t(elapsed * (1 - f) / f);
+    eta = s >= 3600 ? fmt::format("ETA {}h{:02}m", s / 3600, s / 60 % 60) : fmt::format("ETA {}m{:02}s", s / 60, s % 60);
+  }
+  return fmt::format("sweep: {}/{} runs done ({:.0f}% of the work){}{}, {}", ended_ + skipped_, runs_, 100 * f,
+                     running.empty() ? "" : ", running: ", running, eta);
+}
+
+void SweepProgress::tick() {
+  if (quiet_) return;
+  const auto now = Clock::now();
+  if (std::chrono::duration<double>(now - last_print_).count() < (tty_ ? 1.0 : 10.0)) return;
+  last_print_ = now;
+  fmt::print(stderr, "{}\n", status_line());
+}
+
+}  // namespace psl
