@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Builds docs/examples/round_robin.cpp with the compile line of docs/writing-a-plugin.md
-# and runs `psl sample` with it through the manifest's plugin_paths.
+# Follows docs/writing-a-plugin.md as written: runs the shell blocks of its sections
+# "3. Build it" and "4. Load it" from a folder outside the clone, with psl_src set to the
+# clone, and checks that psl sample ran the round_robin sampler over a whole epoch.
 set -euo pipefail
 src=$1 build=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp "$src/docs/examples/round_robin.toml" "$work/"
-mkdir -p "$work/my-plugins"
-g++ -std=c++20 -O2 -shared -fPIC -fvisibility=hidden \
-    -I "$src/core/include" -I /usr/include/torch/csrc/api/include \
-    "$src/docs/examples/round_robin.cpp" -L "$build" -lpsl_core -Wl,-rpath,"$build" \
-    -o "$work/my-plugins/round_robin.so"
-"$build/psl" plugins sampler | grep -q round_robin && { echo "round_robin must not be bundled"; exit 1; }
-"$build/psl" sample "$work/round_robin.toml" --out "$work/run" --quiet | tee "$work/out.txt"
-grep -q "round-robin (round_robin): " "$work/out.txt"
+source "$(dirname "$0")/shell_support.sh"
+
+guide=$src/docs/writing-a-plugin.md
+block() {  # the first ```sh block after the heading $1
+  awk -v h="$1" '$0 == h {on = 1; next} on && /^```sh/ {inside = 1; next} inside && /^```/ {exit} inside' "$guide"
+}
+build_block=$(block "## 3. Build it")
+load_block=$(block "## 4. Load it")
+[ -n "$build_block" ] && [ -n "$load_block" ] || fail "the guide's build or load block is missing"
+
+# The guide's psl_src is the user's clone: this source tree (with a build folder elsewhere, that one).
+cd "$work"
+script=$(printf '%s\n' "$build_block" "$load_block" | sed "s|^psl_src=.*|psl_src=$src|")
+if [ "$build" != "$src/build" ]; then script=${script//\$psl_src\/build/$build}; script=${script//\"\$psl_src\/build\"/\"$build\"}; fi
+bash -euo pipefail -c "$script" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; fail "the guide's commands failed"; }
+cat "$work/out.txt"
+grep -q "round_robin" "$work/out.txt" || fail "psl plugins did not list round_robin"
+grep -q "round-robin (round_robin): " "$work/out.txt" || fail "psl sample did not run round_robin"
+"$build/psl" plugins sampler | grep -q round_robin && fail "round_robin must not be bundled"
 # every sample used exactly once in the epoch
-grep -q "\"train_samples\": 2000," "$work/run/summary.json"
+grep -q "\"train_samples\": 2000," "$work/my-sampler/runs/round-robin-sample/summary.json" \
+  || fail "the epoch did not use every sample once"
+echo "out-of-tree plugin: the guide works as written"

@@ -244,3 +244,13 @@ delay_skew = 0.25
   REQUIRE(c.size() == 1);
   CHECK_THAT(c[0], Contains(conflict.string() + ":8:14: 'delay_skew' is set in both [sampler] and [sampler.lds]"));
 }
+
+TEST_CASE("a plugin folder that is not there is reported on the plugin_paths line", "[manifest]") {
+  const auto dir = test::temp_dir("manifest-plugin-paths");
+  const auto file = test::write_file(dir, "p.toml", "name = \"p\"\nplugin_paths = [\"nowhere\"]\n[data]\ntype = \"synthetic\"\n"
+                                                             "[sampler]\ntype = \"ugs\"\n");
+  const auto errors = errors_of(file);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Contains(file.string() + ":2:16: "));
+  CHECK_THAT(errors[0], Contains((dir / "nowhere").string()));
+}

@@ -434,7 +434,8 @@ Experiment check_manifest(const toml::table& root, const std::filesystem::path& 
   try {
     registry.load_search_path(dirs);
   } catch (const PluginError& e) {
-    check.error("plugin_paths", root.source(), e.what());
+    const toml::node* paths = root.get("plugin_paths");
+    check.error("plugin_paths", paths ? paths->source() : root.source(), e.what());
   }
 
   const std::set<std::string> tables = {"data", "partitioner", "model", "sampler", "delay", "training", "transport",
