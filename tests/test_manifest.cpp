@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "manifest.hpp"
+#include "psl/api/sampler.hpp"
+#include "registry.hpp"
 #include "support.hpp"
 
 using namespace psl;
@@ -253,4 +255,24 @@ TEST_CASE("a plugin folder that is not there is reported on the plugin_paths lin
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Contains(file.string() + ":2:16: "));
   CHECK_THAT(errors[0], Contains((dir / "nowhere").string()));
+}
+
+TEST_CASE("a sampler that needs label histograms is refused by a manifest that does not grant them", "[manifest]") {
+  Registry registry;
+  registry.load_search_path();
+  registry.add_sampler({"by_label", "needs the clients' label histograms", {}, {Knowledge::LabelHistograms}},
+                       [](const Context&) -> std::unique_ptr<Sampler> { return nullptr; });
+  const auto dir = test::temp_dir("manifest-needs");
+  const std::string base = "name = \"n\"\n[data]\ntype = \"synthetic\"\n[sampler]\ntype = \"by_label\"\n";
+  const auto refused = test::write_file(dir, "refused.toml", base);
+  try {
+    load_experiment(refused, {}, registry);
+    FAIL("the manifest was accepted");
+  } catch (const ManifestError& e) {
+    REQUIRE(e.errors().size() == 1);
+    CHECK_THAT(e.errors()[0], Contains(refused.string() + ":5:8: sampler 'by_label' needs the clients' label "
+                                                          "histograms: set sampler.label_aware = true"));
+  }
+  const auto granted = test::write_file(dir, "granted.toml", base + "label_aware = true\n");
+  CHECK(load_experiment(granted, {}, registry).label_aware);
 }

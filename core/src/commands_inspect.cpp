@@ -66,6 +66,9 @@ int command_plugins(const std::string& kind_text) {
     fmt::print("{}s ([{}] table, key `type`)\n", to_string(k), manifest_table(k));
     for (const Component* c : registry.list(k)) {
       fmt::print("  {}  {}\n    from {}\n", c->info.name, c->info.doc, c->library.filename().string());
+      for (const Knowledge needed : c->info.needs)
+        if (needed == Knowledge::LabelHistograms)
+          fmt::print("    needs the clients' label histograms: the manifest must set sampler.label_aware = true\n");
       if (k == Kind::Sampler) print_params({param_bool("label_aware", false, "may the sampler see per-client label histograms")});
       print_params(c->info.params);
     }

@@ -494,6 +494,12 @@ Experiment check_manifest(const toml::table& root, const std::filesystem::path& 
       }
     }
     const std::string owner = fmt::format("{} '{}'", to_string(kind), spec.type);
+    for (const Knowledge needed : component->info.needs)
+      if (needed == Knowledge::LabelHistograms && !ex.label_aware)
+        check.error(key + ".type", type_node ? type_node->source() : root.source(),
+                    fmt::format("{} needs the clients' label histograms: set sampler.label_aware = true to grant them "
+                                "(the server then knows each client's per-class counts)",
+                                owner));
     toml::table empty;
     const toml::table& given = table ? *table : empty;
     // [KIND.TYPE] tables hold parameters for the runs of that type only (so that a sweep

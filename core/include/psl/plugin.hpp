@@ -46,11 +46,19 @@ struct Context {
   std::int64_t batch_size = 0;
 };
 
-// A component's name, one-line doc and parameters, printed by `psl plugins`.
+// What the server knows beyond ClientState's defaults, which a component may need and a
+// manifest must grant.
+enum class Knowledge {
+  LabelHistograms,  // ClientState::label_histogram: granted by `sampler.label_aware = true`
+};
+
+// A component's name, one-line doc and parameters, printed by `psl plugins`; `needs`:
+// what it cannot work without (psl validate refuses a manifest that does not grant it).
 struct ComponentInfo {
   std::string name;
   std::string doc;
   std::vector<ParamSpec> params;
+  std::vector<Knowledge> needs = {};
 };
 
 template <class T>

@@ -23,8 +23,11 @@ class ClientState {
   // simulation; with real clients, from a running fit of the client's observed step
   // times once it has taken part in a step (the delay model until then).
   virtual double expected_latency_s(std::int64_t client, std::int64_t samples) const = 0;
-  // Per-class sample counts of the client's shard; nullptr unless the manifest sets
-  // `sampler.label_aware = true`.
+  // Per-class sample counts of the client's whole shard (they do not shrink as the epoch
+  // uses samples: R_k says how many are left, not which). nullptr unless the manifest
+  // sets `sampler.label_aware = true`; a sampler that cannot work without them says so
+  // in its ComponentInfo (`needs = {psl::Knowledge::LabelHistograms}`), and psl validate
+  // refuses a manifest that does not grant them.
   virtual const std::vector<std::int64_t>* label_histogram(std::int64_t client) const = 0;
 };
 
@@ -46,7 +49,9 @@ class Sampler {
 
   // The next step's batch. Called while clients.total_remaining() > 0. Each count must be
   // > 0 and <= remaining(client), no client twice, and the list must not be empty.
-  // The host then lowers R_k by the counts before the next call.
+  // The host then lowers R_k by the counts before the next call. Which samples a take
+  // uses is the client's business: the next `count` of its shard in its own order for the
+  // epoch (a seeded shuffle of the shard per epoch), so a sampler chooses how many, never which.
   virtual std::vector<Take> next_step(const ClientState& clients, Rng& rng) = 0;
 
   // A take the host could not use (the client missed the step deadline): its samples are
