@@ -6,6 +6,7 @@
 #include <fstream>
 #include <regex>
 
+#include "report/aggregate.hpp"
 #include "report/report.hpp"
 #include "report/svg_plot.hpp"
 #include "support.hpp"
@@ -97,24 +98,32 @@ TEST_CASE("a sweep runs its grid, resumes, and its report matches the runs", "[s
   CHECK_THAT(md, Contains("| sampler | K = 4 | K = 6 |"));
   for (const auto& g : groups) CHECK_THAT(md, Contains(fmt::format("{:.2f} ± {:.2f}", g.accuracy_mean, g.accuracy_std)));
 
-  const auto html = report::html(found);
+  // The static page (no charting library): every figure an inline SVG, nothing to fetch or run.
+  report::PageOptions static_page;
+  static_page.dygraphs_dir = "";
+  const auto html = report::html(found, static_page);
   CHECK_THAT(html, Contains("<table id=\"paper-table\">"));
-  // Self-contained: nothing to fetch, nothing to run.
   for (const char* external : {"src=", "href=", "<link", "<script", "url("}) CHECK(html.find(external) == std::string::npos);
   const auto svgs = svgs_of(html);
-  REQUIRE(svgs.size() == 5);  // accuracy/steps, accuracy/time, deviation, trade-off, partition
+  REQUIRE(svgs.size() == 7);  // accuracy over steps, samples, time; loss; deviation; trade-off; partition
   for (std::size_t i = 0; i < svgs.size(); ++i) {
     INFO("svg " << i);
     tinyxml2::XMLDocument doc;
     REQUIRE(doc.Parse(svgs[i].c_str()) == tinyxml2::XML_SUCCESS);
     CHECK(std::string(doc.RootElement()->Name()) == "svg");
   }
-  for (std::size_t i = 0; i < 4; ++i) {
+  for (std::size_t i = 0; i < 6; ++i) {
     CHECK(count(svgs[i], "class=\"axes\"") == 1);
     CHECK(count(svgs[i], "class=\"series\"") == 4);  // one per setting
     CHECK(count(svgs[i], "class=\"x-tick\"") >= 2);
   }
-  CHECK(count(svgs[4], "class=\"bar\"") == 4);  // first run: 4 clients
+  CHECK(count(svgs[0], "class=\"band\"") == 4);  // the band over seeds, per setting
+  CHECK(count(svgs[6], "class=\"bar\"") == 4);   // first run: 4 clients
+
+  // The interactive page inlines its library: still nothing to fetch.
+  const auto page = report::html(found);
+  CHECK_THAT(page, Contains("const PSL_FIGURES = "));
+  for (const char* external : {"<script src", "<link", "@import"}) CHECK(page.find(external) == std::string::npos);
 }
 
 TEST_CASE("a sweep over types runs each type with its own parameters, and identical points once", "[sweep]") {
@@ -170,4 +179,83 @@ TEST_CASE("report errors name the folder", "[report]") {
   const auto dir = test::temp_dir("report-empty");
   CHECK_THROWS_WITH(report::find_runs({dir}), Contains("no run folders"));
   CHECK_THROWS_WITH(report::find_runs({dir / "absent"}), Contains("absent: not a folder"));
+}
+
+namespace {
+// A run in memory: evaluation rows with the given accuracies every 10 steps of 10 samples.
+report::Run crafted_run(const std::string& name, const std::vector<double>& accuracies, const std::string& manifest) {
+  report::Run r;
+  r.dir = name;
+  r.group = "g";
+  r.manifest = manifest;
+  std::int64_t step = 0;
+  for (double a : accuracies) {
+    for (int i = 0; i < 10; ++i, ++step) {
+      MetricsRow t;
+      t.step = step;
+      t.is_train = true;
+      t.batch_size = 10;
+      t.loss = 1.0 + double(step % 3);
+      t.simulated_time_s = 0.5 * double(step + 1);
+      r.metrics.push_back(t);
+    }
+    MetricsRow e;
+    e.step = step - 1;
+    e.test_accuracy = a;
+    e.simulated_time_s = 0.5 * double(step);
+    r.metrics.push_back(e);
+  }
+  return r;
+}
+}  // namespace
+
+TEST_CASE("curves: the band is the spread of the seeds' own numbers", "[report]") {
+  const std::vector<report::Run> runs = {crafted_run("a", {0.2, 0.5, 0.7}, "seed = 1\n"),
+                                         crafted_run("b", {0.4, 0.5, 0.9}, "seed = 2\n"),
+                                         crafted_run("c", {0.3, 0.8, 0.8}, "seed = 3\n")};
+  const auto std_band = report::curves(runs, {report::Metric::TestAccuracy, report::XAxis::Step, 1, report::Band::Std});
+  REQUIRE(std_band.size() == 1);
+  const auto& c = std_band[0];
+  REQUIRE(c.x == std::vector<double>{10, 20, 30});
+  // Point 2: 50, 50, 80 percent -> mean 60, sample std sqrt(300).
+  CHECK(c.mean[1] == Approx(60));
+  CHECK(c.hi[1] - c.mean[1] == Approx(std::sqrt(300.0)));
+  CHECK(c.mean[1] - c.lo[1] == Approx(std::sqrt(300.0)));
+  REQUIRE(c.seeds.size() == 3);
+  CHECK(c.seeds[2].y == std::vector<double>{30, 80, 80});
+  const auto range = report::curves(runs, {report::Metric::TestAccuracy, report::XAxis::Samples, 1, report::Band::MinMax});
+  CHECK(range[0].x == std::vector<double>{100, 200, 300});  // samples seen at each evaluation
+  CHECK(range[0].lo[2] == Approx(70));
+  CHECK(range[0].hi[2] == Approx(90));
+  // Per-step metrics: a moving mean over the window, one point per window.
+  const auto loss = report::curves(runs, {report::Metric::TrainLoss, report::XAxis::Step, 3, report::Band::Std});
+  REQUIRE(loss[0].x.size() == 10);  // 30 steps in windows of 3
+  CHECK(loss[0].mean[0] == Approx((1.0 + 2.0 + 3.0) / 3));
+  CHECK(loss[0].x[0] == 3);
+}
+
+TEST_CASE("time to accuracy: the first evaluation at or above the target", "[report]") {
+  const auto r = crafted_run("a", {0.2, 0.55, 0.5, 0.9}, "");
+  const auto reached = report::time_to_accuracy(r, 0.5);
+  REQUIRE(reached);
+  CHECK(reached->step == 20);
+  CHECK(reached->samples == 200);
+  CHECK(reached->simulated_s == Approx(10));
+  CHECK_FALSE(report::time_to_accuracy(r, 0.95));
+  // In the tables: reached by how many runs, and "not reached" for a run that never does.
+  const std::vector<report::Run> runs = {r, crafted_run("b", {0.1, 0.1, 0.1, 0.1}, "")};
+  const auto rows = report::run_table(runs, {60.0});
+  CHECK(rows[1][rows[0].size() - 2] == "40");
+  CHECK(rows[2][rows[0].size() - 2] == "not reached");
+}
+
+TEST_CASE("settings: what is the same in every run and what varies", "[report]") {
+  const std::vector<report::Run> runs = {
+      crafted_run("a", {0.5}, "seed = 1\n[training]\nlr = 0.1\nmax_steps = 50\n[sampler]\ntype = 'ugs'\n"),
+      crafted_run("b", {0.5}, "seed = 2\n[training]\nlr = 0.1\nmax_steps = 50\n[sampler]\ntype = 'fls'\n")};
+  const auto d = report::settings_diff(runs);
+  CHECK(d.fixed == std::vector<std::pair<std::string, std::string>>{{"training.lr", "0.1"}, {"training.max_steps", "50"}});
+  REQUIRE(d.varying.size() == 2);
+  CHECK(d.varying[0].first == "sampler.type");
+  CHECK(d.varying[1] == std::pair<std::string, std::vector<std::string>>{"seed", {"1", "2"}});
 }

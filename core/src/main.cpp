@@ -96,6 +96,13 @@ int main(int argc, char** argv) {
   report_cmd->add_option("folders", report.paths, "run folders or sweep folders")->required();
   report_cmd->add_option("-o,--output", report.output, "output file (default: standard output)");
   report_cmd->add_option("--format", report.format, "html or md")->check(CLI::IsMember({"html", "md"}));
+  report_cmd->add_option("--band", report.band, "shaded band over seeds: std (mean ± 1 std, default) or minmax")
+      ->check(CLI::IsMember({"std", "minmax"}));
+  report_cmd->add_option("--target", report.target,
+                         "test accuracy in percent: steps and simulated time until each run first reaches it")
+      ->check(CLI::Range(0.0, 100.0));
+  report_cmd->add_option("--csv", report.csv_dir, "also write the tables and curves as CSV files into DIR");
+  report_cmd->add_option("--figures", report.figures_dir, "also write each figure as an SVG file into DIR");
 
   CLI11_PARSE(app, argc, argv);
 

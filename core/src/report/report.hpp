@@ -1,42 +1,33 @@
-// `psl report`: runs and sweeps compared in one self-contained HTML page (or Markdown).
+// `psl report`: runs and sweeps compared in one self-contained HTML page (html_page.cpp)
+// or Markdown, with the tables and curves also as CSV and each figure as an SVG file.
 #pragma once
 
-#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "run_folder.hpp"
-#include "run_summary.hpp"
+#include "report/html_page.hpp"
+#include "report/runs.hpp"
+#include "report/tables.hpp"
 
 namespace psl::report {
 
-struct Run {
-  std::filesystem::path dir;
-  RunSummary summary;
-  std::vector<MetricsRow> metrics;
-  std::string group;  // the settings the run shares with its other seeds
-};
+std::string markdown(const std::vector<Run>& runs, const TableOptions& options = {});
+std::string html(const std::vector<Run>& runs, const PageOptions& options = {});
 
-// Every run folder (one with summary.json) at or directly under each path.
-std::vector<Run> find_runs(const std::vector<std::filesystem::path>& paths);
-
-struct GroupStats {
-  std::string group;
-  std::string sampler;
-  std::int64_t clients = 0, batch_size = 0;
-  std::size_t runs = 0;
-  double accuracy_mean = 0, accuracy_std = 0;  // in percent
-  double simulated_mean = 0, wall_mean = 0, deviation_mean = 0;
-};
-std::vector<GroupStats> group_stats(const std::vector<Run>& runs);
-
-std::string markdown(const std::vector<Run>& runs);
-std::string html(const std::vector<Run>& runs);
+// `--csv DIR`: settings.csv, groups.csv, runs.csv, paper.csv, and curves.csv (one row per
+// point: figure, setting, run (empty for the mean over seeds), x, y, low, high).
+void write_csv(const std::vector<Run>& runs, const PageOptions& options, const std::filesystem::path& dir);
+// `--figures DIR`: each figure as FIGURE.svg, and labels.svg.
+void write_figures(const std::vector<Run>& runs, Band band, const std::filesystem::path& dir);
 
 struct ReportOptions {
   std::vector<std::string> paths;
   std::string output;
   std::string format = "html";
+  std::string band = "std";       // std or minmax
+  std::optional<double> target;   // test accuracy in percent
+  std::string csv_dir, figures_dir;
 };
 int command_report(const ReportOptions& options);
 

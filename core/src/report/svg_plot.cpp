@@ -68,6 +68,7 @@ std::string Chart::svg() const {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
       x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]);
       y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
+      if (i < s.lo.size() && i < s.hi.size()) y0 = std::min(y0, s.lo[i]), y1 = std::max(y1, s.hi[i]);
     }
   if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (x1 == x0) x1 = x0 + 1;
@@ -95,6 +96,13 @@ std::string Chart::svg() const {
     for (std::size_t j = 0; j < s.x.size() && j < s.y.size(); ++j)
       if (std::isfinite(s.x[j]) && std::isfinite(s.y[j])) points += fmt::format("{:.1f},{:.1f} ", px(s.x[j]), py(s.y[j]));
     out += fmt::format("<g class=\"series\" data-name=\"{}\">", escape_xml(s.name));
+    if (!s.lo.empty() && s.lo.size() == s.x.size() && s.hi.size() == s.x.size()) {
+      std::string band;  // along the upper edge, back along the lower one
+      for (std::size_t j = 0; j < s.x.size(); ++j) band += fmt::format("{:.1f},{:.1f} ", px(s.x[j]), py(s.hi[j]));
+      for (std::size_t j = s.x.size(); j-- > 0;) band += fmt::format("{:.1f},{:.1f} ", px(s.x[j]), py(s.lo[j]));
+      out += fmt::format("<polygon class=\"band\" fill=\"{}\" fill-opacity=\"0.18\" stroke=\"none\" points=\"{}\"/>",
+                         palette(i), band);
+    }
     if (lines) {
       out += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>", palette(i), points);
     } else {

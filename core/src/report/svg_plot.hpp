@@ -11,6 +11,7 @@ namespace psl::report {
 struct Series {
   std::string name;
   std::vector<double> x, y;
+  std::vector<double> lo, hi;  // optional: a band drawn shaded around the line
 };
 
 struct Chart {

@@ -1,0 +1,191 @@
+#include "report/aggregate.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+namespace psl::report {
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+}
+
+double stddev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size() - 1));
+}
+
+double activation_traffic_mb(const RunSummary& s) {
+  return 2 * s.activation_bytes_per_sample * double(s.train_samples) / 1e6;
+}
+
+std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
+  std::vector<GroupStats> out;
+  std::map<std::string, std::size_t> index;
+  std::map<std::string, std::vector<double>> acc, sim, wall, dev, traffic;
+  for (const auto& r : runs) {
+    if (!index.count(r.group)) {
+      index[r.group] = out.size();
+      GroupStats g;
+      g.group = r.group;
+      g.sampler = r.summary.sampler;
+      g.clients = r.summary.num_clients;
+      g.batch_size = r.summary.batch_size;
+      out.push_back(g);
+    }
+    auto& g = out[index[r.group]];
+    ++g.runs;
+    if (r.summary.test_accuracy) acc[r.group].push_back(100 * *r.summary.test_accuracy);
+    sim[r.group].push_back(r.summary.simulated_time_s);
+    wall[r.group].push_back(r.summary.wall_time_s);
+    dev[r.group].push_back(r.summary.mean_batch_deviation);
+    traffic[r.group].push_back(activation_traffic_mb(r.summary));
+  }
+  for (auto& g : out) {
+    g.accuracy_mean = mean(acc[g.group]);
+    g.accuracy_std = stddev(acc[g.group]);
+    g.simulated_mean = mean(sim[g.group]);
+    g.wall_mean = mean(wall[g.group]);
+    g.deviation_mean = mean(dev[g.group]);
+    g.traffic_mb_mean = mean(traffic[g.group]);
+  }
+  return out;
+}
+
+namespace {
+// One run's points of the spec's metric against its x axis, smoothed where asked.
+SeedLine run_points(const Run& run, const CurveSpec& spec) {
+  SeedLine line{run.dir.filename().string(), {}, {}};
+  const bool eval = spec.metric == Metric::TestAccuracy;
+  std::int64_t samples = 0;
+  std::vector<double> xs, ys;
+  for (const auto& row : run.metrics) {
+    if (row.is_train) samples += row.batch_size;
+    if (row.is_train == eval) continue;
+    const double x = spec.x == XAxis::Step      ? double(row.step + 1)
+                     : spec.x == XAxis::Samples ? double(samples)
+                                                : row.simulated_time_s;
+    const double y = spec.metric == Metric::TestAccuracy ? 100 * row.test_accuracy
+                     : spec.metric == Metric::TrainLoss  ? row.loss
+                                                         : row.batch_deviation;
+    xs.push_back(x);
+    ys.push_back(y);
+  }
+  const std::size_t w = eval ? 1 : std::max<std::size_t>(1, spec.smooth);
+  // Moving mean over windows of w points, one point per window (the last may be shorter).
+  for (std::size_t start = 0; start < xs.size(); start += w) {
+    const std::size_t end = std::min(xs.size(), start + w);
+    double sum = 0;
+    for (std::size_t i = start; i < end; ++i) sum += ys[i];
+    line.x.push_back(xs[end - 1]);
+    line.y.push_back(sum / double(end - start));
+  }
+  return line;
+}
+}  // namespace
+
+std::vector<Curve> curves(const std::vector<Run>& runs, const CurveSpec& spec) {
+  std::vector<Curve> out;
+  std::map<std::string, std::size_t> index;
+  for (const auto& r : runs) {
+    if (!index.count(r.group)) {
+      index[r.group] = out.size();
+      out.push_back(Curve{r.group, {}, {}, {}, {}, {}});
+    }
+    out[index[r.group]].seeds.push_back(run_points(r, spec));
+  }
+  for (auto& c : out) {
+    std::size_t longest = 0;
+    for (const auto& s : c.seeds) longest = std::max(longest, s.x.size());
+    for (std::size_t i = 0; i < longest; ++i) {
+      std::vector<double> xs, ys;
+      for (const auto& s : c.seeds)
+        if (i < s.x.size() && std::isfinite(s.y[i])) xs.push_back(s.x[i]), ys.push_back(s.y[i]);
+      if (ys.empty()) continue;
+      const double m = mean(ys);
+      c.x.push_back(mean(xs));
+      c.mean.push_back(m);
+      if (spec.band == Band::Std) {
+        c.lo.push_back(m - stddev(ys));
+        c.hi.push_back(m + stddev(ys));
+      } else {
+        c.lo.push_back(*std::min_element(ys.begin(), ys.end()));
+        c.hi.push_back(*std::max_element(ys.begin(), ys.end()));
+      }
+    }
+  }
+  return out;
+}
+
+std::size_t smoothing_window(const std::vector<Run>& runs, std::size_t points) {
+  std::size_t steps = 0;
+  for (const auto& r : runs) steps = std::max<std::size_t>(steps, std::size_t(r.summary.train_steps));
+  return std::max<std::size_t>(1, steps / points);
+}
+
+std::optional<Reached> time_to_accuracy(const Run& run, double target) {
+  std::int64_t samples = 0;
+  for (const auto& row : run.metrics) {
+    if (row.is_train) {
+      samples += row.batch_size;
+      continue;
+    }
+    if (row.test_accuracy >= target) return Reached{row.step + 1, samples, row.simulated_time_s, row.wall_time_s};
+  }
+  return std::nullopt;
+}
+
+namespace {
+void flatten(const toml::table& table, const std::string& prefix, std::map<std::string, std::string>& out) {
+  for (auto&& [key, node] : table) {
+    const std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const auto* sub = node.as_table()) {
+      flatten(*sub, path, out);
+      continue;
+    }
+    // As a reader wants them: strings bare, floats in their shortest form.
+    if (const auto* str = node.as_string()) out[path] = str->get();
+    else if (const auto* f = node.as_floating_point()) out[path] = fmt::format("{}", f->get());
+    else {
+      std::ostringstream text;
+      node.visit([&](const auto& v) { text << v; });
+      out[path] = text.str();
+    }
+  }
+}
+}  // namespace
+
+SettingsDiff settings_diff(const std::vector<Run>& runs) {
+  std::map<std::string, std::vector<std::string>> values;  // key -> value per run ("" where absent)
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    std::map<std::string, std::string> flat;
+    flatten(toml::parse(runs[i].manifest), "", flat);
+    for (auto& [k, v] : flat) {
+      auto& per_run = values[k];
+      per_run.resize(runs.size());
+      per_run[i] = v;
+    }
+  }
+  SettingsDiff d;
+  for (auto& [k, per_run] : values) {
+    per_run.resize(runs.size());
+    if (k == "name" || k == "training.threads" || k == "plugin_paths") continue;  // not what a run computes
+    std::vector<std::string> distinct;
+    for (const auto& v : per_run)
+      if (std::find(distinct.begin(), distinct.end(), v) == distinct.end()) distinct.push_back(v);
+    if (distinct.size() == 1) d.fixed.emplace_back(k, distinct[0]);
+    else d.varying.emplace_back(k, distinct);
+  }
+  return d;
+}
+
+}  // namespace psl::report

@@ -1,0 +1,72 @@
+// What a report computes from runs: per-group statistics over seeds, curves with a band
+// over seeds, time to a target accuracy, and which settings the runs share or vary in.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "report/runs.hpp"
+
+namespace psl::report {
+
+double mean(const std::vector<double>& v);
+double stddev(const std::vector<double>& v);  // sample standard deviation (n - 1); 0 for one value
+
+struct GroupStats {
+  std::string group;
+  std::string sampler;
+  std::int64_t clients = 0, batch_size = 0;
+  std::size_t runs = 0;
+  double accuracy_mean = 0, accuracy_std = 0;  // in percent
+  double simulated_mean = 0, wall_mean = 0, deviation_mean = 0;
+  double traffic_mb_mean = 0;  // activations up and their gradients down, MB
+};
+std::vector<GroupStats> group_stats(const std::vector<Run>& runs);
+
+// Activation bytes that crossed the cut in a run: each trained sample's activations up
+// and their gradient down (what summary.json's activation_bytes_per_sample prices).
+double activation_traffic_mb(const RunSummary& summary);
+
+enum class Metric { TestAccuracy, TrainLoss, BatchDeviation };
+enum class XAxis { Step, Samples, SimulatedTime };
+enum class Band { Std, MinMax };  // mean ± one standard deviation, or the range over seeds
+
+struct CurveSpec {
+  Metric metric = Metric::TestAccuracy;
+  XAxis x = XAxis::Step;
+  std::size_t smooth = 1;  // per-step metrics: moving mean over this many steps, one point per window
+  Band band = Band::Std;
+};
+
+struct SeedLine {
+  std::string run;  // the run folder's name
+  std::vector<double> x, y;
+};
+struct Curve {
+  std::string group;
+  std::vector<double> x, mean, lo, hi;  // x: the mean over the runs at that point
+  std::vector<SeedLine> seeds;
+};
+// One curve per group: point i is the runs' i-th point (evaluation, or smoothing
+// window), averaged over the runs that have it.
+std::vector<Curve> curves(const std::vector<Run>& runs, const CurveSpec& spec);
+// The window that gives about `points` points per run for per-step metrics.
+std::size_t smoothing_window(const std::vector<Run>& runs, std::size_t points = 100);
+
+// Where a run's test accuracy first reaches `target` (0..1).
+struct Reached {
+  std::int64_t step = 0, samples = 0;
+  double simulated_s = 0, wall_s = 0;
+};
+std::optional<Reached> time_to_accuracy(const Run& run, double target);
+
+// The resolved manifests' keys (TABLE.KEY) with one value in every run, and those with several.
+struct SettingsDiff {
+  std::vector<std::pair<std::string, std::string>> fixed;
+  std::vector<std::pair<std::string, std::vector<std::string>>> varying;
+};
+SettingsDiff settings_diff(const std::vector<Run>& runs);
+
+}  // namespace psl::report

@@ -1,0 +1,76 @@
+#include "report/runs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include "run_check.hpp"
+
+namespace psl::report {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Runs that differ only in their seed share a group: the resolved manifest without the
+// seed (and name) lines.
+std::string group_key(const std::string& manifest) {
+  static const std::regex drop(R"(^(seed|name|threads) = .*$)", std::regex::multiline);
+  return std::regex_replace(manifest, drop, "");
+}
+
+// A readable label for a group: its folder name without the seed, or its main settings.
+std::string label_for(const Run& r) {
+  std::string name = r.dir.filename().string();
+  if (name.find('=') != std::string::npos) {
+    name = std::regex_replace(name, std::regex(R"((^|,)seed=[^,]*)"), "");
+    if (!name.empty() && name[0] == ',') name.erase(0, 1);
+    if (!name.empty()) return name;
+  }
+  const auto& s = r.summary;
+  return fmt::format("{} K={} B={}", s.sampler, s.num_clients, s.batch_size);
+}
+
+}  // namespace
+
+std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
+  std::vector<fs::path> dirs;
+  for (const auto& p : paths) {
+    if (!fs::is_directory(p)) throw std::runtime_error(fmt::format("{}: not a folder", p.string()));
+    if (fs::exists(p / "summary.json")) dirs.push_back(p);
+    std::vector<fs::path> children;
+    // Runs moved aside (--force, psl sweep) are kept for the record, not reported.
+    for (const auto& e : fs::directory_iterator(p))
+      if (e.is_directory() && fs::exists(e.path() / "summary.json") &&
+          e.path().filename().string().find(".replaced-") == std::string::npos)
+        children.push_back(e.path());
+    std::sort(children.begin(), children.end());
+    dirs.insert(dirs.end(), children.begin(), children.end());
+  }
+  if (dirs.empty()) throw std::runtime_error("no run folders (folders with summary.json) found");
+  // A number from a folder whose files disagree is not reported (docs/run-folder.md).
+  std::string refused;
+  for (const auto& d : dirs)
+    for (const auto& problem : run_folder_problems(d)) refused += fmt::format("\n  {}: {}", d.string(), problem);
+  if (!refused.empty())
+    throw std::runtime_error("these run folders do not check out, so they are not reported:" + refused +
+                             "\nrun them again (psl sweep reruns such runs) or leave them out");
+  std::vector<Run> runs;
+  std::map<std::string, std::string> labels;  // group key -> label of its first run
+  for (const auto& d : dirs) {
+    Run r;
+    r.dir = d;
+    r.summary = read_run_summary(d);
+    r.metrics = MetricsLog::read(d / "metrics.csv");
+    r.manifest = read_file(d / "manifest.toml");
+    const auto key = group_key(r.manifest);
+    if (!labels.count(key)) labels[key] = label_for(r);
+    r.group = labels[key];
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+}  // namespace psl::report

@@ -1,0 +1,26 @@
+// The runs a report reads: every run folder at or under the given paths, checked, with
+// its summary, its metrics, and the group of runs it belongs to (same settings, other seeds).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "run_folder.hpp"
+#include "run_summary.hpp"
+
+namespace psl::report {
+
+struct Run {
+  std::filesystem::path dir;
+  RunSummary summary;
+  std::vector<MetricsRow> metrics;
+  std::string manifest;  // the resolved manifest.toml
+  std::string group;     // a label for the settings the run shares with its other seeds
+};
+
+// Every run folder (one with summary.json) at or directly under each path. Throws
+// std::runtime_error naming the folders whose files do not check out.
+std::vector<Run> find_runs(const std::vector<std::filesystem::path>& paths);
+
+}  // namespace psl::report

@@ -1,0 +1,154 @@
+#include "report/tables.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "report/svg_plot.hpp"
+
+namespace psl::report {
+
+namespace {
+std::string accuracy_cell(const GroupStats& g) {
+  return std::isnan(g.accuracy_mean) ? "-" : fmt::format("{:.2f} ± {:.2f}", g.accuracy_mean, g.accuracy_std);
+}
+std::string number(double v, const char* format = "{:.1f}") {
+  return std::isnan(v) ? "-" : fmt::format(fmt::runtime(format), v);
+}
+}  // namespace
+
+Table fixed_settings_table(const SettingsDiff& d) {
+  Table rows = {{"setting (the same in every run)", "value"}};
+  for (const auto& [k, v] : d.fixed) rows.push_back({k, v});
+  return rows;
+}
+
+Table varying_settings_table(const SettingsDiff& d) {
+  Table rows = {{"setting (varies)", "values"}};
+  for (const auto& [k, values] : d.varying) rows.push_back({k, fmt::format("{}", fmt::join(values, ", "))});
+  return rows;
+}
+
+Table paper_table(const std::vector<GroupStats>& groups) {
+  std::vector<std::int64_t> ks;
+  std::vector<std::string> samplers;
+  for (const auto& g : groups) {
+    if (std::find(ks.begin(), ks.end(), g.clients) == ks.end()) ks.push_back(g.clients);
+    if (std::find(samplers.begin(), samplers.end(), g.sampler) == samplers.end()) samplers.push_back(g.sampler);
+  }
+  std::sort(ks.begin(), ks.end());
+  Table rows = {{"sampler"}};
+  for (auto k : ks) rows[0].push_back(fmt::format("K = {}", k));
+  for (const auto& s : samplers) {
+    std::vector<std::string> row = {s};
+    for (auto k : ks) {
+      std::string cell = "-";
+      for (const auto& g : groups)
+        if (g.sampler == s && g.clients == k) cell = accuracy_cell(g);  // the last group wins if several
+      row.push_back(cell);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups, const TableOptions& o) {
+  Table rows = {{"settings", "runs", "test accuracy % (mean ± std)", "simulated time s", "wall time s",
+                 "mean batch deviation", "activation traffic MB"}};
+  if (o.target)
+    for (const char* c : {"reached target", "steps to target", "simulated s to target"}) rows[0].push_back(c);
+  for (const auto& g : groups) {
+    std::vector<std::string> row = {g.group,
+                                    std::to_string(g.runs),
+                                    accuracy_cell(g),
+                                    number(g.simulated_mean),
+                                    number(g.wall_mean),
+                                    number(g.deviation_mean, "{:.4f}"),
+                                    number(g.traffic_mb_mean)};
+    if (o.target) {
+      std::vector<double> steps, sim;
+      for (const auto& r : runs)
+        if (r.group == g.group)
+          if (const auto reached = time_to_accuracy(r, *o.target / 100)) {
+            steps.push_back(double(reached->step));
+            sim.push_back(reached->simulated_s);
+          }
+      row.push_back(fmt::format("{}/{}", steps.size(), g.runs));
+      row.push_back(steps.empty() ? "-" : fmt::format("{:.0f} ± {:.0f}", mean(steps), stddev(steps)));
+      row.push_back(sim.empty() ? "-" : fmt::format("{:.1f} ± {:.1f}", mean(sim), stddev(sim)));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Table run_table(const std::vector<Run>& runs, const TableOptions& o) {
+  Table rows = {{"run", "settings", "seed", "status", "steps", "test accuracy %", "simulated time s", "wall time s",
+                 "mean batch deviation"}};
+  if (o.target)
+    for (const char* c : {"steps to target", "simulated s to target"}) rows[0].push_back(c);
+  for (const auto& r : runs) {
+    const auto& s = r.summary;
+    std::vector<std::string> row = {r.dir.filename().string(),
+                                    r.group,
+                                    std::to_string(s.seed),
+                                    s.status,
+                                    std::to_string(s.train_steps),
+                                    s.test_accuracy ? fmt::format("{:.2f}", 100 * *s.test_accuracy) : "-",
+                                    number(s.simulated_time_s),
+                                    number(s.wall_time_s),
+                                    number(s.mean_batch_deviation, "{:.4f}")};
+    if (o.target) {
+      const auto reached = time_to_accuracy(r, *o.target / 100);
+      row.push_back(reached ? std::to_string(reached->step) : "not reached");
+      row.push_back(reached ? number(reached->simulated_s) : "not reached");
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::string markdown_table(const Table& rows) {
+  std::string out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out += "| " + fmt::format("{}", fmt::join(rows[i], " | ")) + " |\n";
+    if (i == 0) {
+      out += "|";
+      for (std::size_t c = 0; c < rows[0].size(); ++c) out += "---|";
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string html_table(const Table& rows, const std::string& id) {
+  std::string out = fmt::format("<table id=\"{}\">\n", id);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out += "<tr>";
+    for (const auto& c : rows[i]) out += fmt::format(fmt::runtime(i == 0 ? "<th>{}</th>" : "<td>{}</td>"), escape_xml(c));
+    out += "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+std::string csv_table(const Table& rows) {
+  std::string out;
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      std::string cell = row[c];
+      if (cell.find_first_of(",\"\n") != std::string::npos) {  // RFC 4180 quoting
+        std::string quoted = "\"";
+        for (char ch : cell) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        cell = quoted + "\"";
+      }
+      out += (c ? "," : "") + cell;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace psl::report

@@ -1,0 +1,30 @@
+// The tables of a report, as rows of cells (the first row is the header), for the HTML
+// page, Markdown and CSV alike.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "report/aggregate.hpp"
+
+namespace psl::report {
+
+using Table = std::vector<std::vector<std::string>>;
+
+struct TableOptions {
+  std::optional<double> target;  // test accuracy in percent, for time-to-accuracy columns
+};
+
+Table fixed_settings_table(const SettingsDiff& diff);
+Table varying_settings_table(const SettingsDiff& diff);
+// Rows: sampler; columns: client count; cells: accuracy mean ± std over seeds.
+Table paper_table(const std::vector<GroupStats>& groups);
+Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups, const TableOptions& options);
+Table run_table(const std::vector<Run>& runs, const TableOptions& options);
+
+std::string markdown_table(const Table& rows);
+std::string html_table(const Table& rows, const std::string& id);
+std::string csv_table(const Table& rows);
+
+}  // namespace psl::report

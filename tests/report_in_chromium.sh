@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The report page as a reader opens it: a small sweep, psl report, then headless Chromium
+# loads the page; every chart must be drawn and no script may fail. Skips (77) where
+# Chromium is not installed (tools/install-deps installs it).
+# Usage: report_in_chromium.sh PSL_BINARY
+set -euo pipefail
+psl=$1
+source "$(dirname "$0")/shell_support.sh"
+browser=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$browser" ] || { echo "SKIP: no chromium here (Debian package chromium)"; exit 77; }
+
+cat > "$work/m.toml" <<'TOML'
+name = "page"
+[data]
+type = "synthetic"
+samples = 600
+test_samples = 100
+classes = 4
+shape = [1, 6, 6]
+[partitioner]
+type = "extended_dirichlet"
+classes_per_client = 2
+[model]
+type = "mlp"
+hidden = [16]
+[sampler]
+type = "ugs"
+[training]
+clients = 4
+batch_size = 32
+epochs = 2
+eval_every_steps = 5
+[sweep]
+sampler.type = ["fls", "ugs"]
+seed = [1, 2]
+TOML
+"$psl" sweep "$work/m.toml" --out "$work/sweep" --quiet >/dev/null
+"$psl" report "$work/sweep" -o "$work/page.html" --target 40 --csv "$work/csv" --figures "$work/figures" 2>/dev/null
+grep -q "const PSL_FIGURES" "$work/page.html" || fail "the page is not interactive (is libjs-dygraphs installed?)"
+
+load() {
+  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --user-data-dir="$work/profile" \
+    --enable-logging=stderr --v=0 "$@" "file://$work/page.html"
+}
+load --dump-dom > "$work/dom.html" 2> "$work/console.txt" || fail "chromium could not load the page"
+if grep -E "CONSOLE.*(Uncaught|Error)" "$work/console.txt"; then fail "the page's scripts failed"; fi
+grep -q 'data-charts-drawn="6"' "$work/dom.html" || fail "not every chart was drawn"
+# Each chart drew its canvas and a checkbox per setting.
+[ "$(grep -o '<canvas' "$work/dom.html" | wc -l)" -ge 6 ] || fail "charts without canvases"
+[ "$(grep -o 'type="checkbox"' "$work/dom.html" | wc -l)" -ge 12 ] || fail "missing toggles"
+# The CSV and SVG exports are there and whole.
+for f in settings groups runs paper curves; do [ -s "$work/csv/$f.csv" ] || fail "no $f.csv"; done
+for f in accuracy-steps accuracy-samples accuracy-time loss-steps deviation-steps deviation-time labels; do
+  grep -q '</svg>' "$work/figures/$f.svg" || fail "no whole $f.svg"
+done
+echo "report page: loads in Chromium, 6 charts drawn, no script errors"
