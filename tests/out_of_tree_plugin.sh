@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Follows docs/writing-a-plugin.md as written: runs the shell blocks of its sections
 # "3. Build it" and "4. Load it" from a folder outside the clone, with psl_src set to the
-# clone, and checks that psl sample ran the round_robin sampler over a whole epoch.
+# clone and HOME to a scratch folder: psl is installed into a prefix there, the example
+# is built with find_package(psl) against it, and the installed psl runs the
+# round_robin sampler over a whole epoch.
 set -euo pipefail
 src=$1 build=$2
 source "$(dirname "$0")/shell_support.sh"
@@ -18,11 +20,15 @@ load_block=$(block "## 4. Load it")
 cd "$work"
 script=$(printf '%s\n' "$build_block" "$load_block" | sed "s|^psl_src=.*|psl_src=$src|")
 if [ "$build" != "$src/build" ]; then script=${script//\$psl_src\/build/$build}; script=${script//\"\$psl_src\/build\"/\"$build\"}; fi
-bash -euo pipefail -c "$script" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; fail "the guide's commands failed"; }
+HOME=$work bash -euo pipefail -c "$script" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; fail "the guide's commands failed"; }
 cat "$work/out.txt"
 grep -q "round_robin" "$work/out.txt" || fail "psl plugins did not list round_robin"
 grep -q "round-robin (round_robin): " "$work/out.txt" || fail "psl sample did not run round_robin"
 "$build/psl" plugins sampler | grep -q round_robin && fail "round_robin must not be bundled"
+# The prefix holds the SDK: program, library, bundled plugins, headers, CMake package.
+for f in bin/psl include/psl/plugin.hpp include/psl/api/sampler.hpp; do [ -e "$work/psl-sdk/$f" ] || fail "no $f installed"; done
+ls "$work"/psl-sdk/lib*/cmake/psl/pslConfig.cmake "$work"/psl-sdk/lib*/psl/plugins/psl_sampler_ugs.so >/dev/null \
+  || fail "no CMake package or bundled plugins installed"
 # every sample used exactly once in the epoch
 grep -q "\"train_samples\": 2000," "$work/my-sampler/runs/round-robin-sample/summary.json" \
   || fail "the epoch did not use every sample once"

@@ -184,10 +184,7 @@ TEST_CASE("report errors name the folder", "[report]") {
 namespace {
 // A run in memory: evaluation rows with the given accuracies every 10 steps of 10 samples.
 report::Run crafted_run(const std::string& name, const std::vector<double>& accuracies, const std::string& manifest) {
-  report::Run r;
-  r.dir = name;
-  r.group = "g";
-  r.manifest = manifest;
+  report::Run r{name, RunSummary{}, {}, manifest, std::string("g")};
   std::int64_t step = 0;
   for (double a : accuracies) {
     for (int i = 0; i < 10; ++i, ++step) {

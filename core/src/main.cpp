@@ -85,11 +85,16 @@ int main(int argc, char** argv) {
 
   psl::SweepOptions sweep;
   auto* sweep_cmd = app.add_subcommand("sweep", "run the grid of a manifest's [sweep] table");
-  sweep_cmd->add_option("manifest", sweep.manifest, "experiment manifest with a [sweep] table")->required();
+  sweep_cmd->add_option("manifest", sweep.manifest, "experiment manifest with a [sweep] table");
   sweep_cmd->add_option("--out", sweep.out, "sweep folder (default: runs/NAME-sweep)");
   sweep_cmd->add_option("--set", sweep.sets, "override one manifest key for every run: KEY.PATH=VALUE");
   sweep_cmd->add_option("--jobs", sweep.jobs, "runs at a time (default 1); each gets cores/jobs threads");
   sweep_cmd->add_flag("--quiet", sweep.quiet, "no progress output");
+  sweep_cmd->add_option("--launcher", sweep.launcher, "local (default): runs here, --jobs at a time; slurm: one job array")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  sweep_cmd->add_option("--slurm-opt", sweep.slurm_opts,
+                        "KEY=VALUE passed to sbatch as --KEY=VALUE (partition, time, cpus-per-task, mem, account)");
+  sweep_cmd->add_option("--status", sweep.status_dir, "show each run of the sweep in DIR: complete, running, pending, failed");
 
   psl::report::ReportOptions report;
   auto* report_cmd = app.add_subcommand("report", "compare runs and sweeps in an HTML or Markdown report");

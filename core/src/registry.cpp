@@ -105,18 +105,25 @@ void Registry::load_search_path(const std::vector<std::filesystem::path>& extra)
 }
 
 namespace {
-// The build (or install) folder: libpsl_core, the psl program and plugins/ sit in it.
+// The folder of libpsl_core. In a build folder the psl program and plugins/ sit beside
+// it; in an installed tree (cmake --install, the .deb) they are at paths fixed at build
+// time relative to it.
 std::filesystem::path core_dir() {
   return std::filesystem::path(boost::dll::this_line_location().parent_path().string());
+}
+bool is_build_folder() {
+  return std::filesystem::is_directory(core_dir() / "plugins") && std::filesystem::is_regular_file(core_dir() / "psl");
 }
 }  // namespace
 
 std::filesystem::path bundled_plugin_dir() {
   if (const char* env = std::getenv("PSL_BUNDLED_PLUGIN_DIR")) return env;
-  return core_dir() / "plugins";
+  return is_build_folder() ? core_dir() / "plugins" : (core_dir() / PSL_LIB_TO_PLUGINS).lexically_normal();
 }
 
-std::filesystem::path psl_program() { return core_dir() / "psl"; }
+std::filesystem::path psl_program() {
+  return is_build_folder() ? core_dir() / "psl" : (core_dir() / PSL_LIB_TO_BIN / "psl").lexically_normal();
+}
 
 void Registry::add(Component component) {
   const auto key = std::make_pair(component.kind, component.info.name);

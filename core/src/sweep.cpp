@@ -18,6 +18,7 @@
 #include "run_lock.hpp"
 #include "run_summary.hpp"
 #include "spawn_psl.hpp"
+#include "sweep_plan.hpp"
 #include "sweep_progress.hpp"
 
 namespace psl {
@@ -43,10 +44,8 @@ std::vector<SweepPoint> expand_sweep(const Experiment& ex) {
   return points;
 }
 
-namespace {
-
 // A run counts as done only if it says so and its files check out.
-bool complete(const fs::path& run) {
+bool run_complete(const fs::path& run) {
   if (!fs::exists(run / "summary.json")) return false;
   try {
     return read_run_summary(run).complete() && run_folder_problems(run).empty();
@@ -54,8 +53,6 @@ bool complete(const fs::path& run) {
     return false;
   }
 }
-
-enum class Start { Fresh, Resume };
 
 // How an unfinished point starts: resumed if its folder holds a checkpoint of the same
 // resolved manifest, otherwise afresh, with whatever the folder held moved aside.
@@ -73,65 +70,68 @@ Start prepare(const fs::path& dir, const std::string& manifest_text, bool quiet)
   return Start::Fresh;
 }
 
+namespace {
 struct Child {
   std::size_t point;
   Start start;
 };
-
 }  // namespace
 
-int command_sweep(const SweepOptions& options) {
+std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads) {
   Registry registry;
   auto base = load_or_report(options.manifest, options.sets, registry);
-  if (!base) return 2;
+  if (!base) return std::nullopt;
   if (base->sweep.empty()) {
     fmt::print(stderr, "{}: no [sweep] table; add one, e.g. [sweep] seed = [1, 2, 3]\n", options.manifest);
+    return std::nullopt;
+  }
+  SweepPlan plan;
+  plan.name = base->name;
+  plan.out = options.out.empty() ? fs::path("runs") / (base->name + "-sweep") : fs::path(options.out);
+  // Every point must load before anything runs; its resolved manifest tells whether an
+  // unfinished folder can be resumed. Points that resolve to the same run (they differ
+  // only in a [KIND.TYPE] key of a type they do not use) run once, under the first name.
+  std::map<std::string, std::string> first;
+  for (const auto& p : expand_sweep(*base)) {
+    PlannedPoint point;
+    point.name = p.name;
+    point.sets = {fmt::format("training.threads={}", threads)};
+    point.sets.insert(point.sets.end(), options.sets.begin(), options.sets.end());
+    for (const auto& o : p.overrides) point.sets.push_back(o.key + "=" + o.value);
+    auto ex = load_or_report(options.manifest, point.sets, registry);
+    if (!ex) return std::nullopt;
+    point.resolved = to_toml(*ex);
+    point.epochs = ex->training_settings.epochs;
+    point.max_steps = ex->training_settings.max_steps;
+    const auto [it, fresh] = first.emplace(point.resolved, point.name);
+    if (!fresh) {
+      if (!options.quiet) fmt::print(stderr, "{} is the same run as {}: run once\n", point.name, it->second);
+      continue;
+    }
+    plan.points.push_back(std::move(point));
+  }
+  return plan;
+}
+
+void write_sweep_index(const SweepPlan& plan) {
+  nlohmann::json index = nlohmann::json::array();
+  for (const auto& p : plan.points) index.push_back({{"name", p.name}, {"folder", p.name}});
+  write_file_atomic(plan.out / "sweep.json", index.dump(2) + "\n");
+}
+
+int command_sweep(const SweepOptions& options) {
+  if (!options.status_dir.empty()) return sweep_status(options.status_dir);
+  if (options.manifest.empty()) {
+    fmt::print(stderr, "psl sweep: a manifest is needed (or --status DIR)\n");
     return 2;
   }
-  auto points = expand_sweep(*base);
+  if (options.launcher == "slurm") return submit_to_slurm(options);
   const int jobs = std::max(1, options.jobs);
   const int threads = std::max(1, int(std::thread::hardware_concurrency()) / jobs);
-  // Every point must load before anything runs; its resolved manifest tells whether an
-  // unfinished folder can be resumed.
-  std::vector<std::vector<std::string>> point_sets;
-  std::vector<std::string> resolved;
-  std::vector<std::pair<std::int64_t, std::int64_t>> lengths;  // per point: epochs, max_steps
-  for (const auto& p : points) {
-    std::vector<std::string> sets = {fmt::format("training.threads={}", threads)};
-    sets.insert(sets.end(), options.sets.begin(), options.sets.end());
-    for (const auto& o : p.overrides) sets.push_back(o.key + "=" + o.value);
-    auto ex = load_or_report(options.manifest, sets, registry);
-    if (!ex) return 2;
-    resolved.push_back(to_toml(*ex));
-    point_sets.push_back(std::move(sets));
-    lengths.emplace_back(ex->training_settings.epochs, ex->training_settings.max_steps);
-  }
-  // Points that resolve to the same run (they differ only in a [KIND.TYPE] key of a type
-  // they do not use) run once, under the first point's name.
-  {
-    std::map<std::string, std::size_t> first;
-    std::vector<SweepPoint> kept_points;
-    std::vector<std::string> kept_resolved;
-    std::vector<std::vector<std::string>> kept_sets;
-    std::vector<std::pair<std::int64_t, std::int64_t>> kept_lengths;
-    for (std::size_t i = 0; i < points.size(); ++i) {
-      const auto [it, fresh] = first.emplace(resolved[i], i);
-      if (!fresh) {
-        if (!options.quiet)
-          fmt::print(stderr, "{} is the same run as {}: run once\n", points[i].name, points[it->second].name);
-        continue;
-      }
-      kept_points.push_back(std::move(points[i]));
-      kept_resolved.push_back(std::move(resolved[i]));
-      kept_sets.push_back(std::move(point_sets[i]));
-      kept_lengths.push_back(lengths[i]);
-    }
-    points = std::move(kept_points);
-    resolved = std::move(kept_resolved);
-    point_sets = std::move(kept_sets);
-    lengths = std::move(kept_lengths);
-  }
-  const fs::path out = options.out.empty() ? fs::path("runs") / (base->name + "-sweep") : fs::path(options.out);
+  const auto plan = plan_sweep(options, threads);
+  if (!plan) return 2;
+  const auto& points = plan->points;
+  const fs::path& out = plan->out;
   std::unique_ptr<FolderLock> lock;
   try {
     lock = std::make_unique<FolderLock>(out);  // one sweep per folder
@@ -139,10 +139,7 @@ int command_sweep(const SweepOptions& options) {
     fmt::print(stderr, "psl sweep: refused: {}\n", e.what());
     return 2;
   }
-
-  nlohmann::json index = nlohmann::json::array();
-  for (const auto& p : points) index.push_back({{"name", p.name}, {"folder", p.name}});
-  write_file_atomic(out / "sweep.json", index.dump(2) + "\n");
+  write_sweep_index(*plan);
 
   std::size_t next = 0, done = 0, failed = 0, skipped = 0;
   std::deque<std::size_t> retry_fresh;  // resumes the checkpoint refused
@@ -158,10 +155,10 @@ int command_sweep(const SweepOptions& options) {
       args.insert(args.end(), {"--resume", dir.string()});
     } else {
       args.insert(args.end(), {options.manifest, "--out", dir.string()});
-      for (const auto& s : point_sets[i]) args.insert(args.end(), {"--set", s});
+      for (const auto& s : points[i].sets) args.insert(args.end(), {"--set", s});
     }
     fs::create_directories(dir);
-    progress.started(i, dir, lengths[i].first, lengths[i].second);
+    progress.started(i, dir, points[i].epochs, points[i].max_steps);
     running[spawn_psl(args, {dir / "log.txt", true, start == Start::Resume})] = {i, start};
     if (start == Start::Resume) report(points[i].name, "resuming from its checkpoint");
   };
@@ -175,14 +172,14 @@ int command_sweep(const SweepOptions& options) {
       }
       const std::size_t i = next++;
       const fs::path dir = out / points[i].name;
-      if (complete(dir)) {
+      if (run_complete(dir)) {
         ++skipped;
         progress.skipped();
         report(points[i].name, "already complete, skipped");
         continue;
       }
       try {
-        launch(i, prepare(dir, resolved[i], options.quiet));
+        launch(i, prepare(dir, points[i].resolved, options.quiet));
       } catch (const FolderBusy& e) {
         ++failed;
         progress.ended(i);
@@ -215,7 +212,7 @@ int command_sweep(const SweepOptions& options) {
     progress.ended(i);
     report(points[i].name, ok ? "complete" : fmt::format("FAILED (see {})", (dir / "log.txt").string()));
   }
-  fmt::print("sweep {}: {} runs complete, {} skipped as already complete, {} failed; folder {}\n", base->name, done,
+  fmt::print("sweep {}: {} runs complete, {} skipped as already complete, {} failed; folder {}\n", plan->name, done,
              skipped, failed, out.string());
   return failed ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 // `psl sweep`: the grid of a manifest's [sweep] table, run as separate runs under one
-// folder, a few at a time, skipping runs already complete.
+// folder, a few at a time here or as a Slurm job array, skipping runs already complete.
 #pragma once
 
 #include <string>
@@ -23,6 +23,9 @@ struct SweepOptions {
   std::vector<std::string> sets;
   int jobs = 1;
   bool quiet = false;
+  std::string launcher = "local";       // local: processes here; slurm: one job array (sweep_slurm.cpp)
+  std::vector<std::string> slurm_opts;  // KEY=VALUE, passed to sbatch as --KEY=VALUE
+  std::string status_dir;               // psl sweep --status DIR
 };
 
 int command_sweep(const SweepOptions& options);

@@ -154,7 +154,9 @@ std::string subject_alt_names(const std::vector<std::string>& hosts) {
   for (const auto& h : hosts) {
     boost::system::error_code ec;
     boost::asio::ip::make_address(h, ec);
-    san += (san.empty() ? "" : ",") + std::string(ec ? "DNS:" : "IP:") + h;
+    if (!san.empty()) san += ',';
+    san += ec ? "DNS:" : "IP:";
+    san += h;
   }
   return san;
 }

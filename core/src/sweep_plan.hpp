@@ -1,0 +1,45 @@
+// What both sweep launchers share (sweep.cpp runs points as local processes,
+// sweep_slurm.cpp as one Slurm job array): the grid validated and resolved, and how a
+// point's folder is judged and prepared.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sweep.hpp"
+
+namespace psl {
+
+struct PlannedPoint {
+  std::string name;               // the run folder's name
+  std::vector<std::string> sets;  // its --set overrides of the sweep's manifest
+  std::string resolved;           // its resolved manifest
+  std::int64_t epochs = 1, max_steps = 0;
+};
+
+struct SweepPlan {
+  std::string name;  // the manifest's
+  std::filesystem::path out;
+  std::vector<PlannedPoint> points;  // grid points that resolve to the same run appear once
+};
+
+// Every point loaded and checked (errors printed); each run gets `threads` torch threads.
+std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads);
+// out/sweep.json: the points, for psl report and psl sweep --status.
+void write_sweep_index(const SweepPlan& plan);
+
+// A run counts as done only if it says so and its files check out.
+bool run_complete(const std::filesystem::path& run);
+
+enum class Start { Fresh, Resume };
+// How an unfinished point starts: resumed if its folder holds a checkpoint of the same
+// resolved manifest, otherwise afresh, with whatever the folder held moved aside.
+Start prepare(const std::filesystem::path& dir, const std::string& manifest_text, bool quiet);
+
+int submit_to_slurm(const SweepOptions& options);
+int sweep_status(const std::filesystem::path& dir);
+
+}  // namespace psl
