@@ -9,20 +9,7 @@ source "$(dirname "$0")/shell_support.sh"
 browser=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$browser" ] || { echo "SKIP: no chromium here (Debian package chromium)"; exit 77; }
 
-cat > "$work/m.toml" <<'TOML'
-name = "page"
-[data]
-type = "synthetic"
-samples = 600
-test_samples = 100
-classes = 4
-shape = [1, 6, 6]
-[partitioner]
-type = "extended_dirichlet"
-classes_per_client = 2
-[model]
-type = "mlp"
-hidden = [16]
+tiny_manifest page 600 <<'TOML'
 [sampler]
 type = "ugs"
 [training]
@@ -34,7 +21,7 @@ eval_every_steps = 5
 sampler.type = ["fls", "ugs"]
 seed = [1, 2]
 TOML
-"$psl" sweep "$work/m.toml" --out "$work/sweep" --quiet >/dev/null
+"$psl" sweep "$work/page.toml" --out "$work/sweep" --quiet >/dev/null
 "$psl" report "$work/sweep" -o "$work/page.html" --target 40 --csv "$work/csv" --figures "$work/figures" 2>/dev/null
 grep -q "const PSL_FIGURES" "$work/page.html" || fail "the page is not interactive (is libjs-dygraphs installed?)"
 

@@ -16,20 +16,7 @@ stop_slurm() { "$src/tools/slurm-local" stop "$slurm_dir"; cleanup; }
 trap stop_slurm EXIT
 eval "$("$src/tools/slurm-local" start "$slurm_dir")"
 
-cat > "$work/m.toml" <<'TOML'
-name = "grid"
-[data]
-type = "synthetic"
-samples = 400
-test_samples = 100
-classes = 4
-shape = [1, 6, 6]
-[partitioner]
-type = "extended_dirichlet"
-classes_per_client = 2
-[model]
-type = "mlp"
-hidden = [16]
+tiny_manifest grid <<'TOML'
 [sampler]
 type = "ugs"
 [training]
@@ -50,17 +37,17 @@ wait_all() {  # until psl sweep --status says every run is complete (3 min at mo
   cat "$work/status.txt"; cat "$slurm_dir/log/slurmctld.log" | tail -20; fail "the runs did not complete"
 }
 
-"$psl" sweep "$work/m.toml" --launcher slurm --slurm-opt cpus-per-task=1 --slurm-opt time=10 --out "$out" | tee "$work/submit.txt"
+"$psl" sweep "$work/grid.toml" --launcher slurm --slurm-opt cpus-per-task=1 --slurm-opt time=10 --out "$out" | tee "$work/submit.txt"
 grep -qE "submitted Slurm job [0-9]+: 4 runs \(array 0-3\)" "$work/submit.txt" || fail "no job array of 4 submitted"
 wait_all
 "$psl" report "$out" --format md > "$work/report.md" || fail "psl report could not read the sweep"
 grep -q "| ugs |" "$work/report.md" || fail "the report lacks the ugs runs"
 
-"$psl" sweep "$work/m.toml" --launcher slurm --out "$out" | tee "$work/again.txt"
+"$psl" sweep "$work/grid.toml" --launcher slurm --out "$out" | tee "$work/again.txt"
 grep -q "nothing to submit: 4 runs complete" "$work/again.txt" || fail "a complete sweep was submitted again"
 
 rm -rf "$out/sampler.type=fls,seed=2"
-"$psl" sweep "$work/m.toml" --launcher slurm --out "$out" | tee "$work/one.txt"
+"$psl" sweep "$work/grid.toml" --launcher slurm --out "$out" | tee "$work/one.txt"
 grep -qE "submitted Slurm job [0-9]+: 1 runs" "$work/one.txt" || fail "the removed run was not submitted alone"
 wait_all
 echo "slurm sweep: job arrays submitted, runs complete, status and report read them"
