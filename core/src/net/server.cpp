@@ -199,12 +199,14 @@ struct TcpServer::Impl {
 
     // Writes are queued so that frames never interleave on the socket.
     void send(MsgType type, std::vector<std::uint8_t> payload) {
-      const auto header = encode_header(type, std::uint32_t(payload.size()));
-      auto bytes = std::make_shared<OutgoingFrame>(OutgoingFrame{header, std::move(payload)});
-      asio::post(server.io, [self = shared_from_this(), bytes] {
-        self->queue.push_back(bytes);
-        if (self->queue.size() == 1) self->write_next();
-      });
+      auto frame = std::make_shared<OutgoingFrame>(OutgoingFrame{encode_header(type, std::uint32_t(payload.size())),
+                                                                 std::move(payload)});
+      asio::post(server.io, [self = shared_from_this(), frame] { self->queue_frame(frame); });
+    }
+    // Network thread only.
+    void queue_frame(std::shared_ptr<OutgoingFrame> frame) {
+      queue.push_back(std::move(frame));
+      if (queue.size() == 1) write_next();
     }
 
     void write_next() {
@@ -376,21 +378,6 @@ struct TcpServer::Impl {
     box.frames.push_back(std::move(f));
     changed.notify_all();
   }
-  std::shared_ptr<Session> session_of(std::int64_t client) {
-    std::uint64_t id;
-    {
-      std::lock_guard lock(mutex);
-      id = mailboxes[std::size_t(client)].session;
-    }
-    // sessions is only touched on the network thread; look it up there.
-    std::promise<std::shared_ptr<Session>> found;
-    auto result = found.get_future();
-    asio::post(io, [&] {
-      auto it = sessions.find(id);
-      found.set_value(it == sessions.end() ? nullptr : it->second.lock());
-    });
-    return result.get();
-  }
   void log(const std::string& line) {
     if (options.log) options.log(line);
   }
@@ -421,7 +408,21 @@ std::string TcpServer::address() const {
 }
 
 void TcpServer::send(std::int64_t client, MsgType type, std::vector<std::uint8_t> payload) {
-  if (auto s = impl_->session_of(client)) s->send(type, std::move(payload));
+  // The training thread does not wait for the network thread: the frame is addressed to
+  // the client's connection of this moment and queued there (dropped if it has closed).
+  std::uint64_t id;
+  {
+    std::lock_guard lock(impl_->mutex);
+    id = impl_->mailboxes[std::size_t(client)].session;
+  }
+  if (id == 0) return;
+  auto frame = std::make_shared<OutgoingFrame>(OutgoingFrame{encode_header(type, std::uint32_t(payload.size())),
+                                                             std::move(payload)});
+  asio::post(impl_->io, [impl = impl_.get(), id, frame] {
+    const auto it = impl->sessions.find(id);  // sessions: network thread only
+    if (it == impl->sessions.end()) return;
+    if (auto session = it->second.lock()) session->queue_frame(frame);
+  });
 }
 
 TcpServer::Result TcpServer::receive(std::int64_t client, double timeout_s, Frame& out) {
