@@ -93,9 +93,15 @@ TEST_CASE("a sweep runs its grid, resumes, and its report matches the runs", "[s
     REQUIRE(acc.size() == 2);
     CHECK(g.accuracy_mean == Approx((acc[0] + acc[1]) / 2));
     CHECK(g.accuracy_std == Approx(std::abs(acc[0] - acc[1]) / std::sqrt(2.0)));
+    std::vector<double> f1, class0;
+    for (const auto& r : found)
+      if (r.group == g.group) f1.push_back(r.summary.macro_f1.value()), class0.push_back(100 * r.summary.per_class_accuracy.at(0));
+    CHECK(g.macro_f1_mean == Approx((f1[0] + f1[1]) / 2));
+    CHECK(g.class_accuracy_mean.at(0) == Approx((class0[0] + class0[1]) / 2));
   }
   const auto md = report::markdown(found);
   CHECK_THAT(md, Contains("| sampler | K = 4 | K = 6 |"));
+  CHECK_THAT(md, Contains("| settings | class 0 | class 1 | class 2 | class 3 | worst class |"));
   for (const auto& g : groups) CHECK_THAT(md, Contains(fmt::format("{:.2f} ± {:.2f}", g.accuracy_mean, g.accuracy_std)));
 
   // The static page (no charting library): every figure an inline SVG, nothing to fetch or run.

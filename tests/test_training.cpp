@@ -190,6 +190,32 @@ TEST_CASE("a client part's state round-trips through plain tensors, optimizer st
   }
 }
 
+TEST_CASE("the summary reports macro F1 and per-class accuracy, consistent with top-1 accuracy", "[training]") {
+  const auto dir = run("per-class");
+  const auto s = summary(dir);
+  REQUIRE(s.per_class_accuracy.size() == 4);
+  REQUIRE(s.macro_f1);
+  CHECK(*s.macro_f1 > 0.0);
+  CHECK(*s.macro_f1 <= 1.0);
+  // Top-1 accuracy is the per-class accuracies weighted by the classes' test counts.
+  const auto ex = test::load(dir / "manifest.toml");
+  Context ctx;
+  ctx.params = ex.data.params;
+  ctx.seed = std::uint64_t(ex.seed);
+  const auto data = test::bundled().make<Dataset>(Kind::Dataset, "synthetic", ctx);
+  std::vector<double> count(4, 0);
+  for (auto y : data->labels(Split::Test)) ++count[std::size_t(y)];
+  double weighted = 0;
+  for (std::size_t c = 0; c < 4; ++c) weighted += s.per_class_accuracy[c] * count[c] / 200.0;
+  CHECK(weighted == Approx(s.test_accuracy.value()).epsilon(1e-9));
+  // metrics.csv holds them on every evaluation row, so a resumed run reports them too.
+  const auto rows = MetricsLog::read(dir / "metrics.csv");
+  const auto last = std::find_if(rows.rbegin(), rows.rend(), [](const MetricsRow& r) { return !r.is_train; });
+  REQUIRE(last != rows.rend());
+  CHECK(last->test_macro_f1 == Approx(*s.macro_f1));
+  CHECK(last->test_class_accuracy == s.per_class_accuracy);
+}
+
 TEST_CASE("local and fedavg client sync train too", "[training]") {
   for (const std::string sync : {"local", "fedavg"}) {
     INFO(sync);

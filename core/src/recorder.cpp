@@ -30,7 +30,8 @@ struct Recorder::Totals {
   double simulated_s = 0, straggler_wait_s = 0;
   std::vector<double> deviations;
   bool evaluated = false;
-  double accuracy = 0, test_loss = 0;
+  double accuracy = 0, test_loss = 0, macro_f1 = NAN;
+  std::vector<double> class_accuracy;
 
   void add(const MetricsRow& r) {
     if (r.is_train) {
@@ -45,6 +46,8 @@ struct Recorder::Totals {
       evaluated = true;
       accuracy = r.test_accuracy;
       test_loss = r.test_loss;
+      macro_f1 = r.test_macro_f1;
+      class_accuracy = r.test_class_accuracy;
     }
   }
   double deviation_percentile(double q) const {
@@ -110,6 +113,8 @@ void Recorder::evaluation(std::int64_t step, std::int64_t epoch, const Evaluatio
   row.wall_time_s = wall_s;
   row.test_accuracy = e.accuracy;
   row.test_loss = e.loss;
+  row.test_macro_f1 = e.macro_f1;
+  row.test_class_accuracy = e.class_accuracy;
   metrics_->append(row);
   totals_->add(row);
 }
@@ -151,7 +156,12 @@ const RunSummary& Recorder::write_summary(const std::string& status, const std::
   s.epochs_completed = progress.epochs_done;
   s.train_steps = totals.steps;
   s.train_samples = totals.samples;
-  if (totals.evaluated) s.test_accuracy = totals.accuracy, s.test_loss = totals.test_loss;
+  if (totals.evaluated) {
+    s.test_accuracy = totals.accuracy;
+    s.test_loss = totals.test_loss;
+    if (!std::isnan(totals.macro_f1)) s.macro_f1 = totals.macro_f1;
+    s.per_class_accuracy = totals.class_accuracy;
+  }
   s.simulated_time_s = totals.simulated_s;
   s.straggler_wait_s = totals.straggler_wait_s;
   s.deferred_contributions = totals.deferred;

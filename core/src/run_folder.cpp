@@ -85,6 +85,11 @@ std::filesystem::path move_aside(const std::filesystem::path& dir) {
 
 const char* MetricsLog::header() {
   return "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
+         "straggler_wait_s,deferred,test_accuracy,test_loss,test_macro_f1,test_class_accuracy";
+}
+
+const char* MetricsLog::header_before_f1() {
+  return "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
          "straggler_wait_s,deferred,test_accuracy,test_loss";
 }
 
@@ -124,12 +129,15 @@ std::string num(double v) { return std::isnan(v) ? "" : fmt::format("{:.9g}", v)
 
 void MetricsLog::append(const MetricsRow& r) {
   if (r.is_train) {
-    append_text(fmt::format("{},{},{},{},{},{},{},{},{},{},{},,\n", r.step, r.epoch, num(r.simulated_time_s),
+    append_text(fmt::format("{},{},{},{},{},{},{},{},{},{},{},,,,\n", r.step, r.epoch, num(r.simulated_time_s),
                         num(r.wall_time_s), num(r.loss), r.batch_size, r.active_clients, num(r.batch_deviation),
                         num(r.step_time_s), num(r.straggler_wait_s), r.deferred));
   } else {
-    append_text(fmt::format("{},{},{},{},,,,,,,,{},{}\n", r.step, r.epoch, num(r.simulated_time_s),
-                            num(r.wall_time_s), num(r.test_accuracy), num(r.test_loss)));
+    std::vector<std::string> per_class;  // one cell: values joined by ';'
+    for (double a : r.test_class_accuracy) per_class.push_back(num(a));
+    append_text(fmt::format("{},{},{},{},,,,,,,,{},{},{},{}\n", r.step, r.epoch, num(r.simulated_time_s),
+                            num(r.wall_time_s), num(r.test_accuracy), num(r.test_loss), num(r.test_macro_f1),
+                            fmt::join(per_class, ";")));
   }
 }
 
@@ -139,14 +147,15 @@ std::vector<MetricsRow> MetricsLog::read(const std::filesystem::path& file) {
   std::vector<MetricsRow> rows;
   std::string line;
   std::getline(in, line);
-  if (line != header()) throw std::runtime_error(fmt::format("{}:1: not a psl metrics header", file.string()));
+  if (line != header() && line != header_before_f1())
+    throw std::runtime_error(fmt::format("{}:1: not a psl metrics header", file.string()));
   int line_no = 1;
   while (std::getline(in, line)) {
     ++line_no;
     std::vector<std::string> f;
     std::stringstream ss(line);
     for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-    while (f.size() < 13) f.emplace_back();
+    while (f.size() < 15) f.emplace_back();
     auto d = [&](int i) { return f[i].empty() ? NAN : std::stod(f[i]); };
     auto n = [&](int i) { return f[i].empty() ? std::int64_t{0} : std::stoll(f[i]); };
     try {
@@ -167,6 +176,9 @@ std::vector<MetricsRow> MetricsLog::read(const std::filesystem::path& file) {
       } else {
         r.test_accuracy = d(11);
         r.test_loss = d(12);
+        r.test_macro_f1 = d(13);
+        std::stringstream classes(f[14]);
+        for (std::string a; std::getline(classes, a, ';');) r.test_class_accuracy.push_back(a.empty() ? NAN : std::stod(a));
       }
       rows.push_back(r);
     } catch (const std::exception&) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -44,11 +45,14 @@ struct MetricsRow {
   // eval rows
   double test_accuracy = 0;
   double test_loss = 0;
+  double test_macro_f1 = NAN;               // NaN in files written before psl 0.2
+  std::vector<double> test_class_accuracy;  // per class: the share of its test samples classified right
 };
 
 class MetricsLog {
  public:
   static const char* header();
+  static const char* header_before_f1();  // what psl wrote before the per-class columns: still read
   // Opens DIR/metrics.csv: a new file with its header, or (resume) the old one cut back
   // to `keep_bytes` (which it must hold).
   MetricsLog(const std::filesystem::path& dir, bool resume, std::uintmax_t keep_bytes = 0);

@@ -32,6 +32,9 @@ json to_json(const RunSummary& s) {
   j["train_samples"] = s.train_samples;
   j["test_accuracy"] = s.test_accuracy ? json(*s.test_accuracy) : json(nullptr);
   j["test_loss"] = s.test_loss ? json(*s.test_loss) : json(nullptr);
+  j["macro_f1"] = s.macro_f1 ? json(*s.macro_f1) : json(nullptr);
+  j["per_class_accuracy"] = json::array();
+  for (double a : s.per_class_accuracy) j["per_class_accuracy"].push_back(std::isnan(a) ? json(nullptr) : json(a));
   j["simulated_time_s"] = s.simulated_time_s;
   j["straggler_wait_s"] = s.straggler_wait_s;
   j["deferred_contributions"] = s.deferred_contributions;
@@ -113,6 +116,9 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
     take(j, "steps_per_epoch", s.steps_per_epoch);
     take(j, "test_accuracy", s.test_accuracy);
     take(j, "test_loss", s.test_loss);
+    take(j, "macro_f1", s.macro_f1);
+    if (j.contains("per_class_accuracy"))
+      for (const auto& a : j["per_class_accuracy"]) s.per_class_accuracy.push_back(a.is_null() ? NAN : a.get<double>());
     take(j, "simulated_time_s", s.simulated_time_s);
     take(j, "straggler_wait_s", s.straggler_wait_s);
     take(j, "deferred_contributions", s.deferred_contributions);

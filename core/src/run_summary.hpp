@@ -25,6 +25,8 @@ struct RunSummary {
   // how far it got
   std::int64_t epochs_completed = 0, train_steps = 0, train_samples = 0, steps_per_epoch = 0;
   std::optional<double> test_accuracy, test_loss;  // none before the first evaluation, and in psl sample
+  std::optional<double> macro_f1;                  // of the last evaluation, as test_accuracy
+  std::vector<double> per_class_accuracy;          // of the last evaluation: per class, NaN (null) where no test sample
   // virtual clock and real time
   double simulated_time_s = 0, straggler_wait_s = 0;
   std::int64_t deferred_contributions = 0;

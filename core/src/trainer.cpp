@@ -46,6 +46,10 @@ Evaluation Trainer::evaluate(const Dataset& data) {
   const auto n = std::int64_t(labels.size());
   double loss_sum = 0;
   std::int64_t correct = 0;
+  const std::int64_t classes = data.num_classes();
+  // Per class: test samples, right answers, and predictions of it (for precision).
+  at::Tensor per_class_total = torch::zeros({classes}, at::kLong), per_class_right = torch::zeros({classes}, at::kLong),
+             per_class_predicted = torch::zeros({classes}, at::kLong);
   for (std::int64_t start = 0; start < n; start += eval_batch_size_) {
     const std::int64_t end = std::min(n, start + eval_batch_size_);
     std::vector<std::int64_t> idx(std::size_t(end - start));
@@ -56,11 +60,28 @@ Evaluation Trainer::evaluate(const Dataset& data) {
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
-    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+    const auto predicted = logits.argmax(1);
+    const auto right = predicted.eq(y);
+    correct += right.sum().item<std::int64_t>();
+    per_class_total += torch::bincount(y, {}, classes);
+    per_class_right += torch::bincount(y.masked_select(right), {}, classes);
+    per_class_predicted += torch::bincount(predicted, {}, classes);
   }
   client->train();
   server->train();
-  return {n ? double(correct) / double(n) : 0.0, n ? loss_sum / double(n) : 0.0};
+  Evaluation e{n ? double(correct) / double(n) : 0.0, n ? loss_sum / double(n) : 0.0, 0.0, {}};
+  double f1_sum = 0;
+  int f1_classes = 0;
+  for (std::int64_t c = 0; c < classes; ++c) {
+    const auto total = per_class_total[c].item<std::int64_t>(), right = per_class_right[c].item<std::int64_t>(),
+               predicted = per_class_predicted[c].item<std::int64_t>();
+    e.class_accuracy.push_back(total ? double(right) / double(total) : NAN);
+    if (total + predicted == 0) continue;  // a class neither in the labels nor predicted
+    f1_sum += 2.0 * double(right) / double(total + predicted);  // F1 = 2PR/(P+R) = 2 TP / (labels + predictions)
+    ++f1_classes;
+  }
+  e.macro_f1 = f1_classes ? f1_sum / f1_classes : 0.0;
+  return e;
 }
 
 std::vector<at::Tensor> Trainer::parameters() {

@@ -19,8 +19,10 @@
 namespace psl {
 
 struct Evaluation {
-  double accuracy = 0;
+  double accuracy = 0;  // top-1, over the whole test set
   double loss = 0;
+  double macro_f1 = 0;  // the mean over classes of F1 (classes present in the labels or the predictions)
+  std::vector<double> class_accuracy;  // per class: the share of its test samples classified right (NaN: none)
 };
 
 // One sample's activation shape at the cut (a forward pass of zeros through the client

@@ -31,7 +31,8 @@ double activation_traffic_mb(const RunSummary& s) {
 std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
   std::vector<GroupStats> out;
   std::map<std::string, std::size_t> index;
-  std::map<std::string, std::vector<double>> acc, sim, wall, dev, traffic;
+  std::map<std::string, std::vector<double>> acc, sim, wall, dev, traffic, f1;
+  std::map<std::string, std::vector<std::vector<double>>> classes;  // group -> class -> values
   for (const auto& r : runs) {
     if (!index.count(r.group)) {
       index[r.group] = out.size();
@@ -49,6 +50,12 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
     wall[r.group].push_back(r.summary.wall_time_s);
     dev[r.group].push_back(r.summary.mean_batch_deviation);
     traffic[r.group].push_back(activation_traffic_mb(r.summary));
+    if (r.summary.macro_f1) f1[r.group].push_back(*r.summary.macro_f1);
+    auto& per_class = classes[r.group];
+    const auto& mine = r.summary.per_class_accuracy;
+    if (per_class.size() < mine.size()) per_class.resize(mine.size());
+    for (std::size_t c = 0; c < mine.size(); ++c)
+      if (!std::isnan(mine[c])) per_class[c].push_back(100 * mine[c]);
   }
   for (auto& g : out) {
     g.accuracy_mean = mean(acc[g.group]);
@@ -57,6 +64,8 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
     g.wall_mean = mean(wall[g.group]);
     g.deviation_mean = mean(dev[g.group]);
     g.traffic_mb_mean = mean(traffic[g.group]);
+    g.macro_f1_mean = mean(f1[g.group]);
+    for (const auto& values : classes[g.group]) g.class_accuracy_mean.push_back(mean(values));
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // over seeds, time to a target accuracy, and which settings the runs share or vary in.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@ struct GroupStats {
   double accuracy_mean = 0, accuracy_std = 0;  // in percent
   double simulated_mean = 0, wall_mean = 0, deviation_mean = 0;
   double traffic_mb_mean = 0;  // activations up and their gradients down, MB
+  double macro_f1_mean = NAN;
+  std::vector<double> class_accuracy_mean;  // per class, percent (runs without it left out)
 };
 std::vector<GroupStats> group_stats(const std::vector<Run>& runs);
 

@@ -146,6 +146,7 @@ std::string html_page(const std::vector<Run>& runs, const PageOptions& o) {
   out += section("Test accuracy by sampler and client count (mean ± std over seeds, %)",
                  html_table(paper_table(groups), "paper-table"));
   out += section("Every setting", html_table(group_table(runs, groups, o.tables), "runs-table"));
+  out += section("Test accuracy per class (mean over seeds, %)", html_table(class_table(groups), "class-table"));
   out += section("Every run", html_table(run_table(runs, o.tables), "per-run-table"));
   out += "<h2>Figures</h2>\n";
   if (interactive)

@@ -16,6 +16,7 @@ std::string markdown(const std::vector<Run>& runs, const TableOptions& options) 
   out += "\n## Test accuracy by sampler and client count (mean ± std over seeds, %)\n\n";
   out += markdown_table(paper_table(groups));
   out += "\n## Every setting\n\n" + markdown_table(group_table(runs, groups, options));
+  out += "\n## Test accuracy per class (mean over seeds, %)\n\n" + markdown_table(class_table(groups));
   return out;
 }
 
@@ -32,6 +33,7 @@ void write_csv(const std::vector<Run>& runs, const PageOptions& o, const fs::pat
   write_file_atomic(dir / "groups.csv", csv_table(group_table(runs, groups, o.tables)));
   write_file_atomic(dir / "runs.csv", csv_table(run_table(runs, o.tables)));
   write_file_atomic(dir / "paper.csv", csv_table(paper_table(groups)));
+  write_file_atomic(dir / "classes.csv", csv_table(class_table(groups)));
   Table points = {{"figure", "setting", "run", "x", "y", "low", "high"}};
   auto num = [](double v) { return fmt::format("{}", v); };
   for (const auto& f : figures(runs, o.band))

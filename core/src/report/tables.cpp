@@ -57,7 +57,7 @@ Table paper_table(const std::vector<GroupStats>& groups) {
 
 Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups, const TableOptions& o) {
   Table rows = {{"settings", "runs", "test accuracy % (mean ± std)", "simulated time s", "wall time s",
-                 "mean batch deviation", "activation traffic MB"}};
+                 "mean batch deviation", "macro F1", "activation traffic MB"}};
   if (o.target)
     for (const char* c : {"reached target", "steps to target", "simulated s to target"}) rows[0].push_back(c);
   for (const auto& g : groups) {
@@ -67,6 +67,7 @@ Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& g
                                     number(g.simulated_mean),
                                     number(g.wall_mean),
                                     number(g.deviation_mean, "{:.4f}"),
+                                    number(g.macro_f1_mean, "{:.4f}"),
                                     number(g.traffic_mb_mean)};
     if (o.target) {
       std::vector<double> steps, sim;
@@ -106,6 +107,26 @@ Table run_table(const std::vector<Run>& runs, const TableOptions& o) {
       row.push_back(reached ? std::to_string(reached->step) : "not reached");
       row.push_back(reached ? number(reached->simulated_s) : "not reached");
     }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Table class_table(const std::vector<GroupStats>& groups) {
+  std::size_t classes = 0;
+  for (const auto& g : groups) classes = std::max(classes, g.class_accuracy_mean.size());
+  Table rows = {{"settings"}};
+  for (std::size_t c = 0; c < classes; ++c) rows[0].push_back(fmt::format("class {}", c));
+  rows[0].push_back("worst class");
+  for (const auto& g : groups) {
+    std::vector<std::string> row = {g.group};
+    std::size_t worst = classes;
+    for (std::size_t c = 0; c < classes; ++c) {
+      const double v = c < g.class_accuracy_mean.size() ? g.class_accuracy_mean[c] : NAN;
+      row.push_back(number(v));
+      if (!std::isnan(v) && (worst == classes || v < g.class_accuracy_mean[worst])) worst = c;
+    }
+    row.push_back(worst == classes ? "-" : fmt::format("class {} ({:.1f})", worst, g.class_accuracy_mean[worst]));
     rows.push_back(std::move(row));
   }
   return rows;

@@ -22,6 +22,9 @@ Table varying_settings_table(const SettingsDiff& diff);
 Table paper_table(const std::vector<GroupStats>& groups);
 Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups, const TableOptions& options);
 Table run_table(const std::vector<Run>& runs, const TableOptions& options);
+// Rows: settings; columns: classes; cells: test accuracy of the class, mean over seeds (%),
+// and the worst class: non-IID training hurts some classes most.
+Table class_table(const std::vector<GroupStats>& groups);
 
 std::string markdown_table(const Table& rows);
 std::string html_table(const Table& rows, const std::string& id);
