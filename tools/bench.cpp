@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -34,6 +36,7 @@
 #include "run_folder.hpp"
 #include "spawn_psl.hpp"
 #include "step_planner.hpp"
+#include "trainer.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -210,6 +213,45 @@ max_steps = {}
       wall, mib);
 }
 
+// Floating-point operations of one sample's forward pass, counted layer by layer for
+// convolutions and linear layers (2 per multiply-add; activations, pooling and norms are
+// left out, so the count is a lower bound).
+double forward_flops(torch::nn::Sequential& net, const std::vector<std::int64_t>& sample_shape) {
+  torch::NoGradGuard guard;
+  std::vector<std::int64_t> one = {1};
+  one.insert(one.end(), sample_shape.begin(), sample_shape.end());
+  auto x = torch::zeros(one);
+  double flops = 0;
+  for (auto& m : *net) {
+    auto y = m.forward(x);
+    if (auto conv = m.ptr()->as<torch::nn::Conv2d>()) {
+      const auto& w = conv->weight;  // [out, in / groups, kh, kw]
+      flops += 2.0 * double(y.numel()) * double(w.size(1) * w.size(2) * w.size(3));
+    } else if (auto linear = m.ptr()->as<torch::nn::Linear>()) {
+      flops += 2.0 * double(linear->weight.numel());
+    }
+    x = y;
+  }
+  return flops;
+}
+
+// This machine's single-precision peak as libtorch reaches it: large matrix products.
+std::vector<double> scaled(std::vector<double> v, double by) {
+  for (auto& x : v) x *= by;
+  return v;
+}
+
+double matmul_flops_per_s(std::int64_t threads) {
+  psl::configure_process(threads);
+  const std::int64_t n = 2048;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  at::mm(a, b);  // warm up
+  const int reps = 10;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < reps; ++i) at::mm(a, b);
+  return 2.0 * double(n * n * n) * reps / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -221,7 +263,7 @@ int main(int argc, char** argv) {
   std::vector<int> only;
   app.add_option("--only", only, "run only these sections (1 covers 1-2)")
       ->delimiter(',')
-      ->check(CLI::IsMember({1, 3, 4, 5, 6}));
+      ->check(CLI::IsMember({1, 3, 4, 5, 6, 7}));
   CLI11_PARSE(app, argc, argv);
 
   g_work = fs::temp_directory_path() / fmt::format("psl-bench-{}", ::getpid());
@@ -298,6 +340,27 @@ int main(int argc, char** argv) {
         "  per step: simulated {} ms; TCP waiting for activations {} ms, server pass {} ms, waiting for client "
         "gradients {} ms\n",
         show(stats(sim_ms)), show(stats(acts_ms)), show(stats(server_ms)), show(stats(grads_ms)));
+  }
+
+  if (wants(7)) {
+    fmt::print("7. shared-sync training against this machine's peak (fmnist_cnn, B=128, {} steps)\n", steps);
+    const auto ex = psl::load_experiment(write_manifest("flops", training_manifest(64, "shared", steps, 0)), {}, registry);
+    psl::Context ctx;
+    ctx.params = ex.model.params;
+    auto model = registry.make<psl::SplitModel>(psl::Kind::Model, ex.model.type, ctx);
+    auto net = model->build({1, 28, 28}, 10);
+    // Training is about three forward passes' work: the forward, and in the backward the
+    // gradients of the activations and of the weights.
+    const double per_sample = 3 * (forward_flops(net.client, {1, 28, 28}) +
+                                   forward_flops(net.server, psl::measure_activation_shape(net.client, {1, 28, 28})));
+    std::vector<double> achieved, peak, ratio;
+    for (int r = 0; r < reps; ++r) {
+      achieved.push_back(per_sample * psl_samples_per_s(registry, ex, "flops"));
+      peak.push_back(matmul_flops_per_s(0));
+      ratio.push_back(achieved.back() / peak.back());
+    }
+    fmt::print("  {:.3g} MFLOP per training sample; achieved {} GFLOP/s, 2048x2048 matrix products {} GFLOP/s, ratio {}\n",
+               per_sample / 1e6, show(stats(scaled(achieved, 1e-9))), show(stats(scaled(peak, 1e-9))), show(stats(ratio)));
   }
 
   if (wants(5)) {

@@ -1,7 +1,7 @@
 // The psl program: one binary, one subcommand per job. This file only wires the command
 // line; the subcommands live in commands_run.cpp (run, sample, serve),
-// commands_inspect.cpp (validate, plugins), net/client.cpp (client), sweep.cpp (sweep)
-// and report/report.cpp (report).
+// commands_inspect.cpp (validate, plugins), net/client.cpp (client), sweep.cpp and
+// sweep_slurm.cpp (sweep) and report/report.cpp (report).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
