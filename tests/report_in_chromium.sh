@@ -40,4 +40,9 @@ for f in settings groups runs paper curves; do [ -s "$work/csv/$f.csv" ] || fail
 for f in accuracy-steps accuracy-samples accuracy-time loss-steps deviation-steps deviation-time labels; do
   grep -q '</svg>' "$work/figures/$f.svg" || fail "no whole $f.svg"
 done
-echo "report page: loads in Chromium, 6 charts drawn, no script errors"
+# tools/keep-results keeps what a report needs, without checkpoints, and the report reads it.
+"$(dirname "$0")/../tools/keep-results" "$work/sweep" "$work/kept" > /dev/null
+[ "$(ls -d "$work"/kept/*/ | wc -l)" = 4 ] || fail "keep-results did not keep the 4 runs"
+ls "$work"/kept/*/checkpoint.bin 2>/dev/null && fail "keep-results kept checkpoints"
+"$psl" report "$work/kept" --format md | grep -q "| ugs |" || fail "psl report cannot read the kept runs"
+echo "report page: loads in Chromium, 6 charts drawn, no script errors; kept runs report alike"
