@@ -200,4 +200,20 @@ void write_partition_csv(const std::filesystem::path& file, const std::vector<st
   write_file_atomic(file, out);
 }
 
+std::vector<std::vector<std::int64_t>> read_partition_csv(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::vector<std::int64_t>> histograms;
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::vector<std::int64_t> row;
+    std::string cell;
+    for (int i = 0; std::getline(ss, cell, ','); ++i)
+      if (i >= 2) row.push_back(std::stoll(cell));  // after client and samples
+    histograms.push_back(std::move(row));
+  }
+  return histograms;
+}
+
 }  // namespace psl

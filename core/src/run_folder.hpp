@@ -75,5 +75,7 @@ class MetricsLog {
 
 // partition.csv: client, samples, then one column per class.
 void write_partition_csv(const std::filesystem::path& file, const std::vector<std::vector<std::int64_t>>& histograms);
+// Its per-client label histograms back (empty if the file is not there yet).
+std::vector<std::vector<std::int64_t>> read_partition_csv(const std::filesystem::path& file);
 
 }  // namespace psl

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <numeric>
 #include <sstream>
 #include <vector>
 
 #include "progress.hpp"
+#include "run_folder.hpp"
 
 namespace psl {
 
@@ -43,13 +45,8 @@ std::vector<std::string> fields(const std::string& line) {
 
 void SweepProgress::read_new_rows(Watch& w) {
   if (w.total_samples == 0) {
-    std::ifstream partition(w.dir / "partition.csv");
-    std::string line;
     std::int64_t n = 0;
-    for (std::getline(partition, line); std::getline(partition, line);) {
-      const auto f = fields(line);
-      if (f.size() > 1) n += std::stoll(f[1]);
-    }
+    for (const auto& h : read_partition_csv(w.dir / "partition.csv")) n += std::accumulate(h.begin(), h.end(), std::int64_t{0});
     w.total_samples = w.epochs * n;
   }
   std::ifstream metrics(w.dir / "metrics.csv", std::ios::binary);

@@ -1,10 +1,10 @@
 #include "report/figures.hpp"
 
+#include "run_folder.hpp"
+
 #include <fmt/format.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 namespace psl::report {
 
@@ -64,21 +64,12 @@ std::string figure_svg(const Figure& f) {
 }
 
 std::string label_histogram_svg(const Run& run) {
-  std::ifstream in(run.dir / "partition.csv");
-  std::string line;
   StackedBars bars{"Label histogram per client (" + run.dir.filename().string() + ")", "client", "samples", {}, {}};
-  if (std::getline(in, line)) {
-    std::stringstream hs(line);
-    std::string cell;
-    for (int i = 0; std::getline(hs, cell, ','); ++i)
-      if (i >= 2) bars.categories.push_back(cell);
-    while (std::getline(in, line) && bars.bars.size() < 128) {
-      std::stringstream ss(line);
-      std::vector<double> bar;
-      for (int i = 0; std::getline(ss, cell, ','); ++i)
-        if (i >= 2) bar.push_back(std::stod(cell));
-      bars.bars.push_back(bar);
-    }
+  for (const auto& h : read_partition_csv(run.dir / "partition.csv")) {
+    if (bars.bars.size() == 128) break;
+    if (bars.categories.empty())
+      for (std::size_t c = 0; c < h.size(); ++c) bars.categories.push_back(fmt::format("class_{}", c));
+    bars.bars.emplace_back(h.begin(), h.end());
   }
   return bars.svg();
 }
