@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "client_sync.hpp"
+#include "server_part.hpp"
 #include "net/remote_client_parts.hpp"
 #include "net/server.hpp"
 #include "net/wire.hpp"
@@ -71,8 +71,7 @@ inline RemoteRig remote_rig(net::TcpServer& server, const SplitModel& model, con
                                                         net.client, o, clients);
   rig.parts = parts.get();
   std::vector<std::int64_t> sizes(std::size_t(clients), 1);
-  rig.trainer = std::make_unique<Trainer>(net.server, o, std::move(parts), make_client_sync(ClientSync::Shared, 1, sizes),
-                                          sizes, 256);
+  rig.trainer = std::make_unique<Trainer>(net.server, nullptr, o, std::move(parts), ProtocolShape{}, sizes, 256);
   return rig;
 }
 

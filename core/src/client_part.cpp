@@ -39,12 +39,19 @@ void check_same(const at::Tensor& got, const at::Tensor& want, std::size_t index
 }
 }  // namespace
 
-std::vector<at::Tensor> ClientPart::weights() const {
+std::vector<at::Tensor> weights_of(const torch::nn::Module& module) {
   std::vector<at::Tensor> out;
-  for (const auto& p : module->parameters()) out.push_back(p.detach());
-  for (const auto& b : module->buffers()) out.push_back(b.detach());
+  for (const auto& p : module.parameters()) out.push_back(p.detach());
+  for (const auto& b : module.buffers()) out.push_back(b.detach());
   return out;
 }
+
+OptimizerSettings with_lr_scale(OptimizerSettings settings, double scale) {
+  settings.lr *= scale;
+  return settings;
+}
+
+std::vector<at::Tensor> ClientPart::weights() const { return weights_of(*module); }
 
 void ClientPart::set_weights(const std::vector<at::Tensor>& w) {
   at::NoGradGuard guard;

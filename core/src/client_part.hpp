@@ -43,6 +43,12 @@ struct ClientPart {
   void set_state(const std::vector<at::Tensor>& state);  // throws std::invalid_argument on a mismatch
 };
 
+// Parameters then buffers of a module: what an average or an evaluation needs.
+std::vector<at::Tensor> weights_of(const torch::nn::Module& module);
+
+// The settings with the learning rate times `scale` (a protocol's split learning rates).
+OptimizerSettings with_lr_scale(OptimizerSettings settings, double scale);
+
 // Copies weights of `from` into `to` (same architecture).
 void copy_weights(const torch::nn::Module& from, torch::nn::Module& to);
 

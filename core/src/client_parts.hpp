@@ -1,7 +1,7 @@
 // The clients' side of a step, wherever the clients run: in this process
 // (local_client_parts.cpp) or in client processes over TCP (net/remote_client_parts.cpp).
-// A client-sync strategy (client_sync.hpp) drives each step through this interface, so
-// that shared, local and fedavg behave alike on every transport.
+// The Trainer runs each step's protocol schedule through this interface, so that every
+// protocol behaves alike on every transport.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,16 +11,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "psl/api/protocol.hpp"  // PartLayout
 #include "step_planner.hpp"
 
 namespace psl {
-
-// What the clients hold.
-enum class PartLayout {
-  Shared,     // one client part for all: the step's parameter gradients are summed, in
-              // take order, into one optimizer step that every client's copy follows
-  PerClient,  // each client its own part and optimizer, stepped with its own gradients
-};
 
 struct ClientOutputs {
   std::vector<at::Tensor> pieces;  // activations in take order; a piece may cover several takes
@@ -37,6 +31,7 @@ struct ObservedLatency {
 struct ClientEvents {
   std::vector<std::int64_t> dropped;  // left the run (on_client_loss = "drop")
   std::vector<ObservedLatency> latencies;
+  StepBytes bytes;  // the tensor payload the step's training sent and received
 };
 
 class ClientParts {
@@ -49,8 +44,11 @@ class ClientParts {
   // it and update as the layout says.
   virtual void backward(const PlannedStep& step, const std::vector<at::Tensor>& gradients) = 0;
   // PerClient: every client's part becomes the average of all parts, `weights[k]` for
-  // client k (N_k / N).
+  // client k.
   virtual void average(const std::vector<double>& weights) = 0;
+  // PerClient: client `to` takes over the weights of client `from`'s part (split
+  // learning's hand-over; `to` keeps its own optimizer state).
+  virtual void hand_over(std::int64_t from, std::int64_t to) = 0;
   // The client part to evaluate with: the shared part, or the weighted average of all.
   virtual torch::nn::Sequential evaluation_part(const std::vector<double>& weights) = 0;
   // Every client's part and optimizer state, for the run's checkpoint.

@@ -14,8 +14,10 @@
 #include "net/tcp_executor.hpp"
 #include "process_settings.hpp"
 #include "progress.hpp"
+#include "protocol_plan.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"
+#include "psl/api/protocol.hpp"
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
 #include "recorder.hpp"
@@ -74,9 +76,23 @@ class Run {
     pc.sampler_name = ex_.sampler.type;
     if (const Component* c = registry_.find(Kind::Sampler, ex_.sampler.type)) pc.sampler_library = c->library.string();
     planner_ = std::make_unique<StepPlanner>(std::move(partition), data_->labels(Split::Train), *sampler_, *delay_, pc);
+    protocol_ = build<Protocol>(ex_, registry_, Kind::Protocol);
+    ProtocolPlanConfig ppc;
+    ppc.name = ex_.protocol.type;
+    if (const Component* c = registry_.find(Kind::Protocol, ex_.protocol.type)) ppc.library = c->library.string();
+    ppc.num_clients = t.clients;
+    ppc.seed = std::uint64_t(ex_.seed);
+    ppc.bytes_per_sample = bytes_per_sample;
+    for (const auto& p : network.client->parameters()) ppc.part_parameter_bytes += double(p.nbytes());
+    ppc.part_weight_bytes = ppc.part_parameter_bytes;
+    for (const auto& b : network.client->buffers()) ppc.part_weight_bytes += double(b.nbytes());
+    protocol_plan_ = std::make_unique<ProtocolPlan>(*protocol_, ppc, *delay_);
+    planner_->set_protocol(protocol_plan_.get());
 
     std::optional<TrainingSetup> setup;
-    if (settings_.train) setup.emplace(TrainingSetup{*model, network, activation_shape, sizes, t});
+    if (settings_.train)
+      setup.emplace(TrainingSetup{*model, network, activation_shape, sizes, t, protocol_plan_->shape(),
+                                  data_->sample_shape(), data_->num_classes()});
     if (ex_.transport_settings.type == TransportKind::Tcp && setup)
       executor_ = std::make_unique<net::TcpExecutor>(ex_, settings_, *setup, data_->num_classes());
     else
@@ -86,7 +102,10 @@ class Run {
 
     CheckpointHeader start;
     if (resume) {
-      if (trainer_) load_trainer_state(resume->checkpoint.state);
+      if (trainer_) {
+        load_trainer_state(resume->checkpoint.state);
+        protocol_plan_->set_last_active(trainer_->last_active());  // whose part the next hand-over passes on
+      }
       start = resume->checkpoint.header;
       recorder_->resume(start, resume->manifest_sha256);
     } else {
@@ -171,7 +190,7 @@ class Run {
         for (const auto& l : outcome.latencies) planner_->observe_latency(l.client, l.samples, l.seconds);
         progress_.train_s += std::chrono::duration<double>(Clock::now() - t0).count();
         ++epoch_steps;
-        recorder_->step(step, outcome.loss, elapsed());             // record
+        recorder_->step(step, outcome.loss, outcome.bytes.value_or(step.bytes), elapsed());  // record
         progress.step(epoch, step.step, recorder_->samples(), outcome.loss,
                       progress_.train_s > 0 ? double(recorder_->samples()) / progress_.train_s : 0.0);
         stopped = t.max_steps > 0 && step.step + 1 >= t.max_steps;
@@ -204,7 +223,9 @@ class Run {
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<SplitModel> model_;  // outlives the executor that builds replicas from it
   Trainer* trainer_ = nullptr;         // the executor's; null for psl sample
-  std::unique_ptr<StepPlanner> planner_;
+  std::unique_ptr<Protocol> protocol_;
+  std::unique_ptr<ProtocolPlan> protocol_plan_;  // holds the protocol: declared after it
+  std::unique_ptr<StepPlanner> planner_;         // holds the plan
   std::unique_ptr<StepExecutor> executor_;
   std::unique_ptr<Recorder> recorder_;
   RunProgress progress_;

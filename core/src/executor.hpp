@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,7 @@ struct StepOutcome {
   double loss = NAN;                  // NaN: nothing was trained (psl sample; every client of the step lost)
   std::vector<std::int64_t> dropped;  // clients that left the run during the step (on_client_loss = "drop")
   std::vector<ObservedLatency> latencies;  // real clients: what each took
+  std::optional<StepBytes> bytes;          // real clients: the payload counted as it crossed
 };
 
 // What an executor needs to build its trainer.
@@ -32,7 +35,17 @@ struct TrainingSetup {
   std::vector<std::int64_t> activation_shape;  // one sample's, at the cut
   std::vector<std::int64_t> client_sizes;  // N_k
   TrainingSettings settings;
+  ProtocolShape shape = {};                // what the run's protocol fixes
+  std::vector<std::int64_t> sample_shape = {};  // the data set's, for building more server parts
+  std::int64_t num_classes = 0;
 };
+
+// Builds another server part of the setup's model (weights to be copied in).
+inline std::function<torch::nn::Sequential()> server_replica(const TrainingSetup& setup) {
+  return [&model = setup.model, shape = setup.sample_shape, classes = setup.num_classes] {
+    return model.build(shape, classes).server;
+  };
+}
 
 class StepExecutor {
  public:

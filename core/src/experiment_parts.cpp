@@ -8,6 +8,7 @@
 
 #include "psl/api/delay_model.hpp"
 #include "psl/api/partitioner.hpp"
+#include "psl/api/protocol.hpp"
 #include "psl/api/sampler.hpp"
 #include "run_settings.hpp"
 
@@ -22,6 +23,7 @@ Context context_for(const Experiment& ex, Kind kind) {
   ctx.base_dir = ex.file.parent_path();
   ctx.num_clients = ex.training_settings.clients;
   ctx.batch_size = ex.training_settings.batch_size;
+  ctx.training = ex.training;
   return ctx;
 }
 
@@ -41,6 +43,7 @@ template std::unique_ptr<Partitioner> build(const Experiment&, Registry&, Kind);
 template std::unique_ptr<SplitModel> build(const Experiment&, Registry&, Kind);
 template std::unique_ptr<Sampler> build(const Experiment&, Registry&, Kind);
 template std::unique_ptr<DelayModel> build(const Experiment&, Registry&, Kind);
+template std::unique_ptr<Protocol> build(const Experiment&, Registry&, Kind);
 
 // The partition is a pure function of the manifest and its seed: the server and every
 // real client compute the same one, so no sample crosses the network.

@@ -12,12 +12,12 @@ StepExecutor::~StepExecutor() = default;
 InProcessExecutor::InProcessExecutor(const Dataset& data, std::optional<TrainingSetup> setup) : data_(data) {
   if (!setup) return;
   const auto& t = setup->settings;
-  auto sync = make_client_sync(t.client_sync, t.sync_every_steps, setup->client_sizes);
   const auto optimizer = optimizer_settings(t);
-  auto parts = std::make_unique<LocalClientParts>(setup->model, setup->network.client, data, t.clients, sync->layout(),
-                                                  optimizer, t.fused);
-  trainer_ = std::make_unique<Trainer>(setup->network.server, optimizer, std::move(parts), std::move(sync),
-                                       setup->client_sizes, t.eval_batch_size);
+  const ProtocolShape& shape = setup->shape;
+  auto parts = std::make_unique<LocalClientParts>(setup->model, setup->network.client, data, t.clients, shape.clients,
+                                                  with_lr_scale(optimizer, shape.client_lr_scale), t.fused);
+  trainer_ = std::make_unique<Trainer>(setup->network.server, server_replica(*setup), optimizer, std::move(parts),
+                                       shape, setup->client_sizes, t.eval_batch_size);
 }
 
 void InProcessExecutor::before_training() {

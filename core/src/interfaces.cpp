@@ -3,6 +3,7 @@
 #include "psl/api/dataset.hpp"
 #include "psl/api/delay_model.hpp"
 #include "psl/api/partitioner.hpp"
+#include "psl/api/protocol.hpp"
 #include "psl/api/sampler.hpp"
 #include "psl/api/split_model.hpp"
 #include "psl/plugin.hpp"
@@ -18,6 +19,7 @@ DelayModel::~DelayModel() = default;
 ClientTiming DelayModel::draw(std::int64_t client, Rng&) const { return expected(client); }
 Dataset::~Dataset() = default;
 SplitModel::~SplitModel() = default;
+Protocol::~Protocol() = default;
 Registrar::~Registrar() = default;
 
 }  // namespace psl

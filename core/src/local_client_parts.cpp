@@ -83,6 +83,12 @@ void LocalClientParts::average(const std::vector<double>& weights) {
   }
 }
 
+void LocalClientParts::hand_over(std::int64_t from, std::int64_t to) {
+  ClientPart& receiver = part_of(to);
+  copy_weights(*part_of(from).module, *receiver.module);
+  ++receiver.version;
+}
+
 torch::nn::Sequential LocalClientParts::evaluation_part(const std::vector<double>& weights) {
   if (layout_ == PartLayout::Shared) return parts_[0]->module;
   weighted_average(all_weights(parts_), weights, *scratch_);

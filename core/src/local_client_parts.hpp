@@ -22,6 +22,7 @@ class LocalClientParts : public ClientParts {
   ClientOutputs forward(const PlannedStep& step) override;
   void backward(const PlannedStep& step, const std::vector<at::Tensor>& gradients) override;
   void average(const std::vector<double>& weights) override;
+  void hand_over(std::int64_t from, std::int64_t to) override;
   torch::nn::Sequential evaluation_part(const std::vector<double>& weights) override;
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;

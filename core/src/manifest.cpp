@@ -85,6 +85,7 @@ const char* kDefaultType(Kind kind) {
     case Kind::Model: return "fmnist_cnn";
     case Kind::Sampler: return nullptr;  // required
     case Kind::Delay: return "constant";
+    case Kind::Protocol: return "psl";
   }
   return nullptr;
 }
@@ -363,13 +364,14 @@ const ComponentSpec& Experiment::component(Kind kind) const {
     case Kind::Model: return model;
     case Kind::Sampler: return sampler;
     case Kind::Delay: return delay;
+    case Kind::Protocol: return protocol;
   }
   return data;
 }
 
 bool Experiment::same_settings(const Experiment& o) const {
   return name == o.name && seed == o.seed && plugin_paths == o.plugin_paths && data == o.data &&
-         partitioner == o.partitioner && model == o.model && sampler == o.sampler && delay == o.delay &&
+         partitioner == o.partitioner && model == o.model && sampler == o.sampler && delay == o.delay && protocol == o.protocol &&
          label_aware == o.label_aware && training.values() == o.training.values() &&
          transport.values() == o.transport.values();
 }
@@ -438,7 +440,7 @@ Experiment check_manifest(const toml::table& root, const std::filesystem::path& 
     check.error("plugin_paths", paths ? paths->source() : root.source(), e.what());
   }
 
-  const std::set<std::string> tables = {"data", "partitioner", "model", "sampler", "delay", "training", "transport",
+  const std::set<std::string> tables = {"data", "partitioner", "model", "sampler", "delay", "protocol", "training", "transport",
                                         "sweep"};
   std::set<std::string> top_skip(tables.begin(), tables.end());
   top_skip.insert("plugin_paths");
@@ -540,6 +542,7 @@ Experiment check_manifest(const toml::table& root, const std::filesystem::path& 
       case Kind::Model: ex.model = spec; break;
       case Kind::Sampler: ex.sampler = spec; break;
       case Kind::Delay: ex.delay = spec; break;
+      case Kind::Protocol: ex.protocol = spec; break;
     }
   }
 

@@ -23,7 +23,7 @@ struct Experiment {
   std::string name;
   std::int64_t seed = 1;
   std::vector<std::string> plugin_paths;
-  ComponentSpec data, partitioner, model, sampler, delay;
+  ComponentSpec data, partitioner, model, sampler, delay, protocol;
   bool label_aware = false;  // sampler.label_aware: may the sampler see label histograms?
   Params training;           // see training_params(): the resolved values, as written out
   Params transport;          // see transport_params()

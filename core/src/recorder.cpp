@@ -28,6 +28,7 @@ double peak_rss_mib() {
 struct Recorder::Totals {
   std::int64_t steps = 0, samples = 0, active = 0, deferred = 0;
   double simulated_s = 0, straggler_wait_s = 0;
+  StepBytes bytes;
   std::vector<double> deviations;
   bool evaluated = false;
   double accuracy = 0, test_loss = 0, macro_f1 = NAN;
@@ -40,6 +41,7 @@ struct Recorder::Totals {
       active += r.active_clients;
       deferred += r.deferred;
       straggler_wait_s += r.straggler_wait_s;
+      bytes += r.bytes;
       simulated_s = r.simulated_time_s;
       deviations.push_back(r.batch_deviation);
     } else {
@@ -84,7 +86,7 @@ void Recorder::resume(const CheckpointHeader& checkpoint, const std::string& man
   for (const auto& r : MetricsLog::read(settings_.out / "metrics.csv")) totals_->add(r);
 }
 
-void Recorder::step(const PlannedStep& step, double loss, double wall_s) {
+void Recorder::step(const PlannedStep& step, double loss, const StepBytes& bytes, double wall_s) {
   MetricsRow row;
   row.is_train = true;
   row.step = step.step;
@@ -98,6 +100,7 @@ void Recorder::step(const PlannedStep& step, double loss, double wall_s) {
   row.step_time_s = step.step_time_s;
   row.straggler_wait_s = step.straggler_wait_s;
   row.deferred = step.deferred;
+  row.bytes = bytes;
   metrics_->append(row);
   totals_->add(row);
   if (schedule_.is_open())
@@ -147,6 +150,7 @@ const RunSummary& Recorder::write_summary(const std::string& status, const std::
   s.delay = ex_.delay.type;
   s.model = ex_.model.type;
   s.dataset = ex_.data.type;
+  s.protocol = ex_.protocol.type;
   s.client_sync = to_string(t.client_sync);
   s.transport = to_string(ex_.transport_settings.type);
   s.num_clients = t.clients;
@@ -164,6 +168,7 @@ const RunSummary& Recorder::write_summary(const std::string& status, const std::
   }
   s.simulated_time_s = totals.simulated_s;
   s.straggler_wait_s = totals.straggler_wait_s;
+  s.bytes = totals.bytes;
   s.deferred_contributions = totals.deferred;
   if (executor) executor->describe(s);
   s.wall_time_s = progress.wall_s;

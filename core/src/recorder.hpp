@@ -40,7 +40,8 @@ class Recorder {
   // the checkpoint, the totals rebuilt from its rows.
   void resume(const CheckpointHeader& checkpoint, const std::string& manifest_sha256);
 
-  void step(const PlannedStep& step, double loss, double wall_s);
+  // `bytes`: what the step sent (as counted on the socket, or as the step's plan prices it).
+  void step(const PlannedStep& step, double loss, const StepBytes& bytes, double wall_s);
   void evaluation(std::int64_t step, std::int64_t epoch, const Evaluation& e, double wall_s);
   // checkpoint.bin for the position given, after syncing the rows it covers.
   void checkpoint(const RunProgress& progress, std::int64_t global_step, const std::string& state);

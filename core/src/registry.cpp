@@ -18,6 +18,7 @@ const char* to_string(Kind kind) {
     case Kind::Model: return "model";
     case Kind::Sampler: return "sampler";
     case Kind::Delay: return "delay";
+    case Kind::Protocol: return "protocol";
   }
   return "?";
 }
@@ -144,6 +145,7 @@ void Registry::add_partitioner(ComponentInfo info, Factory<Partitioner> make) { 
 void Registry::add_model(ComponentInfo info, Factory<SplitModel> make) { add({Kind::Model, std::move(info), {}, std::move(make)}); }
 void Registry::add_sampler(ComponentInfo info, Factory<Sampler> make) { add({Kind::Sampler, std::move(info), {}, std::move(make)}); }
 void Registry::add_delay(ComponentInfo info, Factory<DelayModel> make) { add({Kind::Delay, std::move(info), {}, std::move(make)}); }
+void Registry::add_protocol(ComponentInfo info, Factory<Protocol> make) { add({Kind::Protocol, std::move(info), {}, std::move(make)}); }
 
 const Component* Registry::find(Kind kind, const std::string& name) const {
   auto it = components_.find({kind, name});

@@ -13,12 +13,12 @@
 
 namespace psl {
 
-enum class Kind { Dataset, Partitioner, Model, Sampler, Delay };
+enum class Kind { Dataset, Partitioner, Model, Sampler, Delay, Protocol };
 inline constexpr Kind kAllKinds[] = {Kind::Dataset, Kind::Partitioner, Kind::Model, Kind::Sampler,
-                                     Kind::Delay};
+                                     Kind::Delay,   Kind::Protocol};
 
 const char* to_string(Kind kind);             // "dataset", ... as in `psl plugins KIND`
-const char* manifest_table(Kind kind);        // "data", "partitioner", "model", "sampler", "delay"
+const char* manifest_table(Kind kind);        // "data", "partitioner", "model", "sampler", "delay", "protocol"
 std::optional<Kind> kind_from_string(const std::string& text);
 
 struct Component {
@@ -26,7 +26,7 @@ struct Component {
   ComponentInfo info;
   std::filesystem::path library;
   std::variant<Factory<Dataset>, Factory<Partitioner>, Factory<SplitModel>, Factory<Sampler>,
-               Factory<DelayModel>>
+               Factory<DelayModel>, Factory<Protocol>>
       factory;
 };
 
@@ -59,6 +59,7 @@ class Registry : public Registrar {
   void add_model(ComponentInfo info, Factory<SplitModel> make) override;
   void add_sampler(ComponentInfo info, Factory<Sampler> make) override;
   void add_delay(ComponentInfo info, Factory<DelayModel> make) override;
+  void add_protocol(ComponentInfo info, Factory<Protocol> make) override;
 
  private:
   void add(Component component);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "step_bytes.hpp"
+
 namespace psl {
 
 struct PlannedStep;
@@ -42,6 +44,7 @@ struct MetricsRow {
   double step_time_s = 0;
   double straggler_wait_s = 0;
   std::int64_t deferred = 0;
+  StepBytes bytes;          // as counted on the socket (TCP) or by the time model (simulated)
   // eval rows
   double test_accuracy = 0;
   double test_loss = 0;
@@ -52,6 +55,7 @@ struct MetricsRow {
 class MetricsLog {
  public:
   static const char* header();
+  static const char* header_before_bytes();  // before the byte columns: still read
   static const char* header_before_f1();  // what psl wrote before the per-class columns: still read
   // Opens DIR/metrics.csv: a new file with its header, or (resume) the old one cut back
   // to `keep_bytes` (which it must hold).

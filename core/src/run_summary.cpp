@@ -22,6 +22,7 @@ json to_json(const RunSummary& s) {
   j["delay"] = s.delay;
   j["model"] = s.model;
   j["dataset"] = s.dataset;
+  j["protocol"] = s.protocol;
   j["client_sync"] = s.client_sync;
   j["num_clients"] = s.num_clients;
   j["batch_size"] = s.batch_size;
@@ -38,7 +39,15 @@ json to_json(const RunSummary& s) {
   j["simulated_time_s"] = s.simulated_time_s;
   j["straggler_wait_s"] = s.straggler_wait_s;
   j["deferred_contributions"] = s.deferred_contributions;
+  j["bytes_up"] = s.bytes.up();
+  j["bytes_down"] = s.bytes.down();
+  j["bytes"] = {{"activations_up", s.bytes.activations},
+                {"gradients_down", s.bytes.gradients},
+                {"weights_up", s.bytes.weights_up},
+                {"weights_down", s.bytes.weights_down}};
   j["transport"] = s.transport;
+  if (s.frame_bytes_sent) j["frame_bytes_sent"] = *s.frame_bytes_sent;
+  if (s.frame_bytes_received) j["frame_bytes_received"] = *s.frame_bytes_received;
   if (s.dropped_clients) j["dropped_clients"] = *s.dropped_clients;
   if (s.remote_phase_s)
     j["remote_phase_s"] = {{"activations", s.remote_phase_s->activations},
@@ -104,7 +113,17 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
     take(j, "delay", s.delay);
     take(j, "model", s.model);
     take(j, "dataset", s.dataset);
+    take(j, "protocol", s.protocol);
     take(j, "client_sync", s.client_sync);
+    if (j.contains("bytes")) {
+      const auto& b = j["bytes"];
+      take(b, "activations_up", s.bytes.activations);
+      take(b, "gradients_down", s.bytes.gradients);
+      take(b, "weights_up", s.bytes.weights_up);
+      take(b, "weights_down", s.bytes.weights_down);
+    }
+    take(j, "frame_bytes_sent", s.frame_bytes_sent);
+    take(j, "frame_bytes_received", s.frame_bytes_received);
     take(j, "transport", s.transport);
     take(j, "num_clients", s.num_clients);
     take(j, "batch_size", s.batch_size);

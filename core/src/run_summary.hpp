@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "step_bytes.hpp"
+
 namespace psl {
 
 struct RemotePhaseSeconds {
@@ -20,7 +22,7 @@ struct RemotePhaseSeconds {
 struct RunSummary {
   // what ran
   std::string name, status, error, mode;  // status: running | complete | failed; mode: run | sample
-  std::string sampler, partitioner, delay, model, dataset, client_sync, transport;
+  std::string sampler, partitioner, delay, model, dataset, protocol = "psl", client_sync, transport;
   std::int64_t num_clients = 0, batch_size = 0, seed = 0, epochs = 0;
   // how far it got
   std::int64_t epochs_completed = 0, train_steps = 0, train_samples = 0, steps_per_epoch = 0;
@@ -35,6 +37,8 @@ struct RunSummary {
   double mean_batch_deviation = 0, p50_batch_deviation = 0, p90_batch_deviation = 0;
   double mean_batch_size = 0, mean_active_clients = 0;
   double activation_bytes_per_sample = 0;
+  // bytes of tensor payload over the run (TCP: counted as sent; simulated: as the time model prices)
+  StepBytes bytes;
   // Where samplers' expected client latencies came from: "delay_model", or "observed"
   // (real clients: a running fit of their step times, latency_estimates.hpp).
   std::string latency_source = "delay_model";
@@ -43,6 +47,7 @@ struct RunSummary {
   // TCP runs only
   std::optional<std::int64_t> dropped_clients, lost_samples;
   std::optional<RemotePhaseSeconds> remote_phase_s;
+  std::optional<std::uint64_t> frame_bytes_sent, frame_bytes_received;  // whole frames, all traffic
   // what the summary was written with (run_check.cpp)
   std::string manifest_sha256, metrics_sha256;
   std::uintmax_t metrics_bytes = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "latency_estimates.hpp"
+#include "protocol_plan.hpp"
 #include "time_model.hpp"
 
 namespace psl {
@@ -173,9 +174,19 @@ PlannedStep StepPlanner::next() {
   }
   for (std::size_t c = 0; c < class_counts.size() && step.batch_size > 0; ++c)
     step.batch_deviation += std::abs(double(class_counts[c]) / double(step.batch_size) - train_distribution_[c]);
-  const StepTime st = step_time(std::move(kept_times), step.batch_size, delay_.server_s_per_sample());
-  step.step_time_s = st.total_s;
-  step.straggler_wait_s = st.straggler_wait_s;
+  if (protocol_) {
+    protocol_->plan(step, kept_times, delay_.server_s_per_sample());
+  } else {
+    const StepTime st = step_time(std::move(kept_times), step.batch_size, delay_.server_s_per_sample());
+    step.step_time_s = st.total_s;
+    step.straggler_wait_s = st.straggler_wait_s;
+    Pass all;
+    for (std::size_t i = 0; i < step.takes.size(); ++i) all.takes.push_back(i);
+    step.schedule.passes.push_back(std::move(all));
+    step.hand_over_from.push_back(-1);
+    step.bytes.activations = double(step.batch_size) * (config_.bytes_per_sample + 8);
+    step.bytes.gradients = double(step.batch_size) * config_.bytes_per_sample;
+  }
   ++global_step_;
   return step;
 }

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "psl/api/delay_model.hpp"
+#include "psl/api/protocol.hpp"
 #include "psl/api/sampler.hpp"
+#include "step_bytes.hpp"
 
 namespace psl {
 
@@ -38,11 +40,16 @@ struct PlannedStep {
   double straggler_wait_s = 0;
   std::int64_t deferred = 0;            // contributions deferred to a later step
   std::int64_t lost = 0;                // samples of dropped clients that left the epoch
+  StepSchedule schedule;                // the protocol's, checked
+  std::vector<std::int64_t> hand_over_from;  // per pass: the client whose part its client takes over, or -1
+  StepBytes bytes;                      // what the schedule sends, as the time model prices it
 };
 
 // Client k's sample order in an epoch: its sorted shard, shuffled by its own stream, so a
 // real client can recompute it alone.
 void shuffle_client_order(std::vector<std::int64_t>& shard, std::uint64_t seed, std::int64_t epoch, std::int64_t client);
+
+class ProtocolPlan;
 
 class SamplerError : public std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -70,6 +77,9 @@ class StepPlanner {
   // are discarded and its samples leave the epoch.
   void drop_client(std::int64_t client) { dropped_.at(std::size_t(client)) = 1; }
   void set_global_step(std::int64_t step) { global_step_ = step; }
+  // The protocol that schedules and prices each step (psl run and psl sample set one);
+  // without one, a step is one pass over all takes, priced by the paper's time model.
+  void set_protocol(ProtocolPlan* protocol) { protocol_ = protocol; }
   // A real client's observed time for a step of `samples` samples: from now on the
   // sampler's expected_latency_s for that client comes from these observations, not from
   // the delay model.
@@ -86,6 +96,7 @@ class StepPlanner {
   const std::vector<std::int32_t>& labels_;
   Sampler& sampler_;
   DelayModel& delay_;
+  ProtocolPlan* protocol_ = nullptr;
   PlannerConfig config_;
   std::vector<double> train_distribution_;
   Partition order_;                                // per client: this epoch's sample order

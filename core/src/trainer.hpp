@@ -1,18 +1,21 @@
-// The learning side of a run: the server part, the clients' parts (wherever they run),
-// the client-sync strategy that steps them, evaluation and checkpoints. Knows nothing of
-// samplers or time; the executor hands it planned steps.
+// The learning side of a run: the server part (or one copy per client), the clients'
+// parts (wherever they run), the run of each step's protocol schedule on them,
+// evaluation and checkpoints. Knows nothing of samplers or time; the executor hands it
+// planned steps, each with its schedule.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "client_part.hpp"
 #include "client_parts.hpp"
-#include "client_sync.hpp"
+#include "psl/api/protocol.hpp"
+#include "server_part.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/split_model.hpp"
 
@@ -33,14 +36,17 @@ double activation_bytes(const std::vector<std::int64_t>& activation_shape);  // 
 
 class Trainer {
  public:
-  // `server`: the seeded network's server part; `clients` start from its client part.
+  // `server`: the seeded network's server part; `clients` start from its client part;
+  // `server_replica` builds another server part (for a protocol with a copy per client).
+  // `optimizer` is training's, before the protocol's learning-rate scales.
   // client_sizes are N_k, the weights of averages.
-  Trainer(torch::nn::Sequential server, const OptimizerSettings& optimizer, std::unique_ptr<ClientParts> clients,
-          std::unique_ptr<ClientSyncStrategy> sync, std::vector<std::int64_t> client_sizes,
-          std::int64_t eval_batch_size);
+  Trainer(torch::nn::Sequential server, std::function<torch::nn::Sequential()> server_replica,
+          const OptimizerSettings& optimizer, std::unique_ptr<ClientParts> clients, const ProtocolShape& shape,
+          std::vector<std::int64_t> client_sizes, std::int64_t eval_batch_size);
   ~Trainer();
 
-  // One step of the plan. Returns the loss; NaN if no client answered.
+  // One step of the plan, pass by pass as its schedule says. Returns the loss over the
+  // step's samples; NaN if no client answered.
   double step(const PlannedStep& step);
 
   Evaluation evaluate(const Dataset& data);
@@ -50,14 +56,26 @@ class Trainer {
   // Model and optimizer state as bytes (a torch archive), for the run's checkpoint.
   std::string save_state();
   void load_state(const std::string& bytes);
+  // The client that trained last (a resumed run learns it from its checkpoint).
+  std::int64_t last_active() const { return last_active_; }
+  void set_last_active(std::int64_t client) { last_active_ = client; }
 
   ClientParts& clients() { return *clients_; }
 
  private:
-  ServerPart server_;
+  ServerPart& server_for(std::int64_t client);
+  std::vector<double> average_weights(AverageWeights kind) const;
+  void average_servers(const std::vector<double>& weights);
+  std::vector<double> evaluation_weights() const;
+  torch::nn::Sequential evaluation_server();
+
+  std::vector<ServerPart> servers_;  // one, or one per client
   std::unique_ptr<ClientParts> clients_;
-  std::unique_ptr<ClientSyncStrategy> sync_;
-  std::vector<double> client_weights_;  // N_k / N
+  ProtocolShape shape_;
+  std::vector<double> client_weights_;       // N_k / N
+  std::vector<std::int64_t> samples_used_;   // per client, since the last average
+  std::int64_t last_active_ = -1;
+  torch::nn::Sequential server_scratch_{nullptr};  // the averaged server copies
   std::int64_t eval_batch_size_;
 };
 

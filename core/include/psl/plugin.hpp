@@ -27,7 +27,7 @@
 
 #include "psl/params.hpp"
 
-#define PSL_API_VERSION 2u  // 2: PslPluginInfo lost its unused library_name
+#define PSL_API_VERSION 3u  // 3: the protocol kind, Context::training
 
 namespace psl {
 
@@ -36,6 +36,7 @@ class Partitioner;
 class SplitModel;
 class Sampler;
 class DelayModel;
+class Protocol;
 
 // What every factory gets.
 struct Context {
@@ -44,6 +45,7 @@ struct Context {
   std::filesystem::path base_dir;   // the manifest's folder, for relative file parameters
   std::int64_t num_clients = 0;
   std::int64_t batch_size = 0;
+  Params training;                  // the run's [training] table (the psl protocol reads client_sync)
 };
 
 // What the server knows beyond ClientState's defaults, which a component may need and a
@@ -73,6 +75,7 @@ class Registrar {
   virtual void add_model(ComponentInfo info, Factory<SplitModel> make) = 0;
   virtual void add_sampler(ComponentInfo info, Factory<Sampler> make) = 0;
   virtual void add_delay(ComponentInfo info, Factory<DelayModel> make) = 0;
+  virtual void add_protocol(ComponentInfo info, Factory<Protocol> make) = 0;
 };
 
 }  // namespace psl

@@ -17,7 +17,7 @@
 #include <utility>
 
 #include "client_part.hpp"
-#include "client_sync.hpp"
+#include "psl/api/protocol.hpp"
 #include "experiment_parts.hpp"
 #include "manifest.hpp"
 #include "net/client_connection.hpp"
@@ -234,11 +234,12 @@ class Client {
     side_->experiment = std::move(ex);
     side_->run_id = run_id_of(manifest_text);
     const auto& t = side_->experiment.training_settings;
-    side_->layout = make_client_sync(t.client_sync, t.sync_every_steps, {})->layout();
+    const ProtocolShape shape = build<Protocol>(side_->experiment, registry_, Kind::Protocol)->shape();
+    side_->layout = shape.clients;
     side_->data = build_client_side(side_->experiment, registry_, o_.id);
     // The same seeded build as the server's: the initial part never crosses the network.
     auto network = initial_network(side_->experiment, *side_->data.model, *side_->data.dataset);
-    side_->part.emplace(network.client, optimizer_settings(t));
+    side_->part.emplace(network.client, with_lr_scale(optimizer_settings(t), shape.client_lr_scale));
     load_kept_part();
     // A lazy data set reads its features on first use: now, before saying Ready, so that
     // loading is not part of the first step (as in a simulated run).

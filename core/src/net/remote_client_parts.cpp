@@ -13,6 +13,12 @@ namespace psl::net {
 namespace {
 using Clock = std::chrono::steady_clock;
 
+double bytes_of(const std::vector<at::Tensor>& tensors) {
+  double n = 0;
+  for (const auto& t : tensors) n += double(t.nbytes());
+  return n;
+}
+
 double seconds_since(Clock::time_point& t) {
   const auto now = Clock::now();
   const double s = std::chrono::duration<double>(now - t).count();
@@ -98,6 +104,7 @@ bool RemoteClientParts::request(const PlannedStep& step, std::size_t i) {
 
 void RemoteClientParts::send_gradient(const PlannedStep& step, std::size_t i) {
   sent_at_[i] = Clock::now();
+  events_.bytes.gradients += double(gradients_[i].nbytes());
   server_.send(step.takes[i].client, MsgType::Gradient, encode(Gradient{step.step, gradients_[i]}));
 }
 
@@ -207,6 +214,7 @@ ClientOutputs RemoteClientParts::forward(const PlannedStep& step) {
       refuse(k, step.step, "sent " + problem);
       continue;
     }
+    events_.bytes.activations += double(a.activations.nbytes() + a.labels.nbytes());
     out.pieces.push_back(a.activations);
     labels.push_back(a.labels);
     present_.push_back(i);
@@ -260,8 +268,10 @@ void RemoteClientParts::backward(const PlannedStep& step, const std::vector<at::
         const ClientGrads g = decode_client_grads(f.payload);
         if (g.step != step.step) problem = fmt::format("gradients for step {}, expected {}", g.step, step.step);
         else problem = check_tensors(g.grads, param_list, options_.max_value, "gradient");
-        if (problem.empty())
+        if (problem.empty()) {
           for (std::size_t p = 0; p < sum.size(); ++p) sum[p].add_(g.grads[p]);
+          events_.bytes.weights_up += bytes_of(g.grads);
+        }
       } else {
         const StepDone d = decode_step_done(f.payload);
         if (d.version != expected + 1)
@@ -303,11 +313,14 @@ void RemoteClientParts::give_shared_update(std::int64_t step) {
   for (std::int64_t k = 0; k < clients; ++k) {
     if (gone_[std::size_t(k)]) continue;
     server_.send(k, MsgType::Update, payload);
+    events_.bytes.weights_down += bytes_of(update.tensors);
     expected_[std::size_t(k)] = part_.version;
   }
 }
 
-std::vector<std::pair<std::int64_t, PartTensors>> RemoteClientParts::gather(PartKind kind, std::int64_t step) {
+std::vector<std::pair<std::int64_t, PartTensors>> RemoteClientParts::gather(PartKind kind, std::int64_t step,
+                                                                            bool training,
+                                                                            std::optional<std::int64_t> only) {
   const std::int64_t clients = std::int64_t(expected_.size());
   const MsgType answer = kind == PartKind::Weights ? MsgType::PartWeights : MsgType::PartState;
   const auto ask = [&](std::int64_t k) {
@@ -321,7 +334,8 @@ std::vector<std::pair<std::int64_t, PartTensors>> RemoteClientParts::gather(Part
   };
   const auto again = [&](std::int64_t k) { return ask(k) ? Retry::Resent : Retry::Lost; };
   std::vector<char> asked(std::size_t(clients), 0);
-  for (std::int64_t k = 0; k < clients; ++k) asked[std::size_t(k)] = !gone_[std::size_t(k)] && ask(k);
+  for (std::int64_t k = 0; k < clients; ++k)
+    asked[std::size_t(k)] = (!only || *only == k) && !gone_[std::size_t(k)] && ask(k);
   const auto reference = part_.weights();
   std::vector<std::pair<std::int64_t, PartTensors>> out;
   for (std::int64_t k = 0; k < clients; ++k) {
@@ -350,8 +364,11 @@ std::vector<std::pair<std::int64_t, PartTensors>> RemoteClientParts::gather(Part
       refuse(k, step, "sent " + problem);
       continue;
     }
+    if (training) events_.bytes.weights_up += bytes_of(part.tensors);
     out.emplace_back(k, std::move(part));
   }
+  if (out.empty() && only)
+    throw ClientLost(fmt::format("client {} left the run holding the client part at step {}", *only, step));
   if (out.empty()) throw ClientLost(fmt::format("no client is left to hold a client part at step {}", step));
   return out;
 }
@@ -377,19 +394,34 @@ std::vector<std::vector<at::Tensor>> tensors_of(const std::vector<std::pair<std:
 }  // namespace
 
 void RemoteClientParts::average(const std::vector<double>& weights) {
-  const auto parts = gather(PartKind::Weights, last_step_);
+  const auto parts = gather(PartKind::Weights, last_step_, true);
   weighted_average(tensors_of(parts), weights_of(parts, weights), *part_.module);
   const auto average_weights = part_.weights();
   for (const auto& [k, part] : parts) {
     auto& expected = expected_[std::size_t(k)];
     server_.send(k, MsgType::Average, encode(PartTensors{last_step_, expected, average_weights}));
+    events_.bytes.weights_down += bytes_of(average_weights);
     ++expected;
   }
 }
 
+void RemoteClientParts::hand_over(std::int64_t from, std::int64_t to) {
+  // The giver's weights, relayed by the server; the receiver takes them as it takes an average.
+  const auto given = gather(PartKind::Weights, last_step_, true, from);
+  std::string why;
+  if (!bring_up_to_date(to, why)) {
+    refuse(to, last_step_, why);
+    return;
+  }
+  auto& expected = expected_[std::size_t(to)];
+  server_.send(to, MsgType::Average, encode(PartTensors{last_step_, expected, given.front().second.tensors}));
+  events_.bytes.weights_down += bytes_of(given.front().second.tensors);
+  ++expected;
+}
+
 torch::nn::Sequential RemoteClientParts::evaluation_part(const std::vector<double>& weights) {
   if (layout_ == PartLayout::PerClient) {
-    const auto parts = gather(PartKind::Weights, last_step_);
+    const auto parts = gather(PartKind::Weights, last_step_, false);
     weighted_average(tensors_of(parts), weights_of(parts, weights), *part_.module);
   }
   return part_.module;
@@ -406,7 +438,7 @@ void RemoteClientParts::save(torch::serialize::OutputArchive& archive) {
     return;
   }
   std::vector<std::int64_t> versions(expected_.size(), -1);  // -1: left the run
-  for (auto& [k, part] : gather(PartKind::State, last_step_)) {
+  for (auto& [k, part] : gather(PartKind::State, last_step_, false)) {
     versions[std::size_t(k)] = part.version;
     for (std::size_t i = 0; i < part.tensors.size(); ++i)
       archive.write(fmt::format("client{}_state{}", k, i), part.tensors[i]);

@@ -48,6 +48,7 @@ class RemoteClientParts : public ClientParts {
   ClientOutputs forward(const PlannedStep& step) override;
   void backward(const PlannedStep& step, const std::vector<at::Tensor>& gradients) override;
   void average(const std::vector<double>& weights) override;
+  void hand_over(std::int64_t from, std::int64_t to) override;
   torch::nn::Sequential evaluation_part(const std::vector<double>& weights) override;
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
@@ -82,8 +83,11 @@ class RemoteClientParts : public ClientParts {
   // Wrong content from a client, or a client that cannot be given its part: drops it
   // (on_client_loss = "drop") or throws ClientLost.
   void refuse(std::int64_t client, std::int64_t step, const std::string& problem);
-  // The weights (or whole state) of every client still in the run, in client order.
-  std::vector<std::pair<std::int64_t, PartTensors>> gather(PartKind kind, std::int64_t step);
+  // The weights (or whole state) of every client still in the run (or of `only`), in
+  // client order. `training`: the bytes count as the step's (an average, a hand-over),
+  // not as evaluation or checkpoint traffic.
+  std::vector<std::pair<std::int64_t, PartTensors>> gather(PartKind kind, std::int64_t step, bool training,
+                                                           std::optional<std::int64_t> only = std::nullopt);
   void give_shared_update(std::int64_t step);
 
   TcpServer& server_;

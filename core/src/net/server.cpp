@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <chrono>
@@ -65,15 +66,24 @@ struct TcpServer::Impl {
     tcp::socket& socket() { return stream.next_layer(); }
 
     // The same reads and writes over TLS or plain TCP.
+    // Both count the frame bytes that crossed (TLS adds its records on top).
     template <class Buffers, class Handler>
     void read(const Buffers& buffers, Handler&& handler) {
-      if (server.options.tls) asio::async_read(stream, buffers, std::forward<Handler>(handler));
-      else asio::async_read(socket(), buffers, std::forward<Handler>(handler));
+      auto counted = [&total = server.bytes_received, h = std::forward<Handler>(handler)](auto ec, std::size_t n) mutable {
+        total += n;
+        h(ec, n);
+      };
+      if (server.options.tls) asio::async_read(stream, buffers, std::move(counted));
+      else asio::async_read(socket(), buffers, std::move(counted));
     }
     template <class Buffers, class Handler>
     void write(const Buffers& buffers, Handler&& handler) {
-      if (server.options.tls) asio::async_write(stream, buffers, std::forward<Handler>(handler));
-      else asio::async_write(socket(), buffers, std::forward<Handler>(handler));
+      auto counted = [&total = server.bytes_sent, h = std::forward<Handler>(handler)](auto ec, std::size_t n) mutable {
+        total += n;
+        h(ec, n);
+      };
+      if (server.options.tls) asio::async_write(stream, buffers, std::move(counted));
+      else asio::async_write(socket(), buffers, std::move(counted));
     }
 
     void start() {
@@ -384,6 +394,7 @@ struct TcpServer::Impl {
 
   ServerOptions options;
   asio::io_context io;
+  std::atomic<std::uint64_t> bytes_sent{0}, bytes_received{0};  // on every connection, frames only
   ssl::context tls_context;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
@@ -437,6 +448,8 @@ TcpServer::Result TcpServer::receive(std::int64_t client, double timeout_s, Fram
   }
   return ready ? Result::Lost : Result::Timeout;
 }
+
+TcpServer::Bytes TcpServer::bytes() const { return {impl_->bytes_sent.load(), impl_->bytes_received.load()}; }
 
 bool TcpServer::connected(std::int64_t client) const {
   std::lock_guard lock(impl_->mutex);

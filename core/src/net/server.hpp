@@ -68,6 +68,11 @@ class TcpServer {
   bool wait_connected(std::int64_t client, double timeout_s);
   // Waits until every client is connected; returns the ids still missing after the timeout.
   std::vector<std::int64_t> wait_all_connected(double timeout_s);
+  // The bytes of every frame written to and read from all connections so far.
+  struct Bytes {
+    std::uint64_t sent = 0, received = 0;
+  };
+  Bytes bytes() const;
   // Tells every connected client the run is over and closes the connections.
   void shutdown_all(const std::string& reason);
 

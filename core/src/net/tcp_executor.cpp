@@ -84,13 +84,13 @@ TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trai
     if (clients_ && clients_->restart_if_ended(k)) log(fmt::format("client {}'s process had ended; started it again", k));
   };
   const auto& t = setup.settings;
-  auto sync = make_client_sync(t.client_sync, t.sync_every_steps, setup.client_sizes);
   const auto optimizer = optimizer_settings(t);
-  auto parts = std::make_unique<RemoteClientParts>(*server_, ro, std::move(hooks), sync->layout(),
-                                                   setup.network.client, optimizer, K);
+  auto parts = std::make_unique<RemoteClientParts>(*server_, ro, std::move(hooks), setup.shape.clients,
+                                                   setup.network.client,
+                                                   with_lr_scale(optimizer, setup.shape.client_lr_scale), K);
   remote_ = parts.get();
-  trainer_ = std::make_unique<Trainer>(setup.network.server, optimizer, std::move(parts), std::move(sync),
-                                       setup.client_sizes, t.eval_batch_size);
+  trainer_ = std::make_unique<Trainer>(setup.network.server, server_replica(setup), optimizer, std::move(parts),
+                                       setup.shape, setup.client_sizes, t.eval_batch_size);
 }
 
 // Without stop() the clients are not told: their connections just close, as if the
@@ -116,6 +116,7 @@ StepOutcome TcpExecutor::execute(const PlannedStep& step) {
   auto events = remote_->take_events();
   out.dropped = std::move(events.dropped);
   out.latencies = std::move(events.latencies);
+  out.bytes = events.bytes;
   if (std::isinf(out.loss)) throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", out.loss, step.step));
   return out;
 }
@@ -127,6 +128,9 @@ void TcpExecutor::stop(const std::string& reason) {
 }
 
 void TcpExecutor::describe(RunSummary& s) const {
+  const auto frames = server_->bytes();
+  s.frame_bytes_sent = frames.sent;
+  s.frame_bytes_received = frames.received;
   s.dropped_clients = remote_->dropped_clients();
   const auto& p = remote_->phase_seconds();
   s.remote_phase_s = RemotePhaseSeconds{p.activations, server_s_, p.client_gradients};
