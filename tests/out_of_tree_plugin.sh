@@ -25,6 +25,10 @@ cat "$work/out.txt"
 grep -q "round_robin" "$work/out.txt" || fail "psl plugins did not list round_robin"
 grep -q "round-robin (round_robin): " "$work/out.txt" || fail "psl sample did not run round_robin"
 "$build/psl" plugins sampler | grep -q round_robin && fail "round_robin must not be bundled"
+# The protocol example plans with the sampler example.
+(cd "$work/my-sampler" && "$work/psl-sdk/bin/psl" sample round_robin.toml --set protocol.type=two_groups \
+  --out runs/two-groups) > "$work/two.txt" 2>&1 || { cat "$work/two.txt"; fail "the two_groups protocol did not run"; }
+grep -q '"protocol": "two_groups"' "$work/my-sampler/runs/two-groups/summary.json" || fail "two_groups: not in summary.json"
 # The prefix holds the SDK: program, library, bundled plugins, headers, CMake package.
 for f in bin/psl include/psl/plugin.hpp include/psl/api/sampler.hpp; do [ -e "$work/psl-sdk/$f" ] || fail "no $f installed"; done
 ls "$work"/psl-sdk/lib*/cmake/psl/pslConfig.cmake "$work"/psl-sdk/lib*/psl/plugins/psl_sampler_ugs.so >/dev/null \

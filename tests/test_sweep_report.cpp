@@ -262,3 +262,26 @@ TEST_CASE("settings: what is the same in every run and what varies", "[report]")
   CHECK(d.varying[0].first == "sampler.type");
   CHECK(d.varying[1] == std::pair<std::string, std::vector<std::string>>{"seed", {"1", "2"}});
 }
+
+TEST_CASE("runs of several protocols: the accuracy table has a row per protocol and sampler; traffic from bytes", "[report]") {
+  std::vector<report::GroupStats> groups(3);
+  groups[0].protocol = "psl", groups[0].sampler = "ugs", groups[0].clients = 16, groups[0].accuracy_mean = 80;
+  groups[1].protocol = "sl", groups[1].sampler = "ugs", groups[1].clients = 16, groups[1].accuracy_mean = 70;
+  groups[2].protocol = "sl", groups[2].sampler = "fls", groups[2].clients = 64, groups[2].accuracy_mean = 60;
+  const auto table = report::paper_table(groups);
+  REQUIRE(table.size() == 4);
+  CHECK(table[0] == std::vector<std::string>{"protocol + sampler", "K = 16", "K = 64"});
+  CHECK(table[1] == std::vector<std::string>{"psl + ugs", "80.00 ± 0.00", "-"});
+  CHECK(table[2] == std::vector<std::string>{"sl + ugs", "70.00 ± 0.00", "-"});
+  CHECK(table[3] == std::vector<std::string>{"sl + fls", "-", "60.00 ± 0.00"});
+  groups[1].protocol = groups[2].protocol = "psl";  // one protocol: rows are samplers, as before
+  CHECK(report::paper_table(groups)[0][0] == "sampler");
+
+  RunSummary s;
+  s.bytes.activations = 3e6, s.bytes.weights_up = 1e6, s.bytes.gradients = 2e6, s.bytes.weights_down = 4e6;
+  CHECK(report::traffic_mb(s).up == Approx(4.0));
+  CHECK(report::traffic_mb(s).down == Approx(6.0));
+  RunSummary old;  // written before byte counts: the activations priced per sample
+  old.activation_bytes_per_sample = 1000, old.train_samples = 2000;
+  CHECK(report::traffic_mb(old).up == Approx(2.0));
+}

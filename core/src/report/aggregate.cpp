@@ -24,14 +24,16 @@ double stddev(const std::vector<double>& v) {
   return std::sqrt(s / double(v.size() - 1));
 }
 
-double activation_traffic_mb(const RunSummary& s) {
-  return 2 * s.activation_bytes_per_sample * double(s.train_samples) / 1e6;
+TrafficMb traffic_mb(const RunSummary& s) {
+  if (s.bytes.up() > 0) return {s.bytes.up() / 1e6, s.bytes.down() / 1e6};
+  const double activations = s.activation_bytes_per_sample * double(s.train_samples) / 1e6;
+  return {activations, activations};
 }
 
 std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
   std::vector<GroupStats> out;
   std::map<std::string, std::size_t> index;
-  std::map<std::string, std::vector<double>> acc, sim, wall, dev, traffic, f1;
+  std::map<std::string, std::vector<double>> acc, sim, wall, dev, up, down, f1;
   std::map<std::string, std::vector<std::vector<double>>> classes;  // group -> class -> values
   for (const auto& r : runs) {
     if (!index.count(r.group)) {
@@ -39,6 +41,7 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
       GroupStats g;
       g.group = r.group;
       g.sampler = r.summary.sampler;
+      g.protocol = r.summary.protocol;
       g.clients = r.summary.num_clients;
       g.batch_size = r.summary.batch_size;
       out.push_back(g);
@@ -49,7 +52,9 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
     sim[r.group].push_back(r.summary.simulated_time_s);
     wall[r.group].push_back(r.summary.wall_time_s);
     dev[r.group].push_back(r.summary.mean_batch_deviation);
-    traffic[r.group].push_back(activation_traffic_mb(r.summary));
+    const TrafficMb traffic = traffic_mb(r.summary);
+    up[r.group].push_back(traffic.up);
+    down[r.group].push_back(traffic.down);
     if (r.summary.macro_f1) f1[r.group].push_back(*r.summary.macro_f1);
     auto& per_class = classes[r.group];
     const auto& mine = r.summary.per_class_accuracy;
@@ -63,7 +68,8 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
     g.simulated_mean = mean(sim[g.group]);
     g.wall_mean = mean(wall[g.group]);
     g.deviation_mean = mean(dev[g.group]);
-    g.traffic_mb_mean = mean(traffic[g.group]);
+    g.up_mb_mean = mean(up[g.group]);
+    g.down_mb_mean = mean(down[g.group]);
     g.macro_f1_mean = mean(f1[g.group]);
     for (const auto& values : classes[g.group]) g.class_accuracy_mean.push_back(mean(values));
   }

@@ -17,20 +17,24 @@ double stddev(const std::vector<double>& v);  // sample standard deviation (n - 
 
 struct GroupStats {
   std::string group;
-  std::string sampler;
+  std::string sampler, protocol;
   std::int64_t clients = 0, batch_size = 0;
   std::size_t runs = 0;
   double accuracy_mean = 0, accuracy_std = 0;  // in percent
   double simulated_mean = 0, wall_mean = 0, deviation_mean = 0;
-  double traffic_mb_mean = 0;  // activations up and their gradients down, MB
+  double up_mb_mean = 0, down_mb_mean = 0;  // bytes_up and bytes_down of summary.json, MB
   double macro_f1_mean = NAN;
   std::vector<double> class_accuracy_mean;  // per class, percent (runs without it left out)
 };
 std::vector<GroupStats> group_stats(const std::vector<Run>& runs);
 
-// Activation bytes that crossed the cut in a run: each trained sample's activations up
-// and their gradient down (what summary.json's activation_bytes_per_sample prices).
-double activation_traffic_mb(const RunSummary& summary);
+// A run's traffic up and down in MB: summary.json's bytes_up and bytes_down; for runs of
+// a psl before byte counts, each trained sample's activations up and their gradient
+// down (what activation_bytes_per_sample prices).
+struct TrafficMb {
+  double up = 0, down = 0;
+};
+TrafficMb traffic_mb(const RunSummary& summary);
 
 enum class Metric { TestAccuracy, TrainLoss, BatchDeviation };
 enum class XAxis { Step, Samples, SimulatedTime };

@@ -33,21 +33,25 @@ Table varying_settings_table(const SettingsDiff& d) {
 }
 
 Table paper_table(const std::vector<GroupStats>& groups) {
+  // Rows are samplers, or protocol + sampler when the runs differ in protocol.
+  bool protocols_differ = false;
+  for (const auto& g : groups) protocols_differ |= g.protocol != groups.front().protocol;
+  const auto row_of = [&](const GroupStats& g) { return protocols_differ ? g.protocol + " + " + g.sampler : g.sampler; };
   std::vector<std::int64_t> ks;
-  std::vector<std::string> samplers;
+  std::vector<std::string> row_names;
   for (const auto& g : groups) {
     if (std::find(ks.begin(), ks.end(), g.clients) == ks.end()) ks.push_back(g.clients);
-    if (std::find(samplers.begin(), samplers.end(), g.sampler) == samplers.end()) samplers.push_back(g.sampler);
+    if (std::find(row_names.begin(), row_names.end(), row_of(g)) == row_names.end()) row_names.push_back(row_of(g));
   }
   std::sort(ks.begin(), ks.end());
-  Table rows = {{"sampler"}};
+  Table rows = {{protocols_differ ? "protocol + sampler" : "sampler"}};
   for (auto k : ks) rows[0].push_back(fmt::format("K = {}", k));
-  for (const auto& s : samplers) {
-    std::vector<std::string> row = {s};
+  for (const auto& name : row_names) {
+    std::vector<std::string> row = {name};
     for (auto k : ks) {
       std::string cell = "-";
       for (const auto& g : groups)
-        if (g.sampler == s && g.clients == k) cell = accuracy_cell(g);  // the last group wins if several
+        if (row_of(g) == name && g.clients == k) cell = accuracy_cell(g);  // the last group wins if several
       row.push_back(cell);
     }
     rows.push_back(row);
@@ -57,7 +61,7 @@ Table paper_table(const std::vector<GroupStats>& groups) {
 
 Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups, const TableOptions& o) {
   Table rows = {{"settings", "runs", "test accuracy % (mean ± std)", "simulated time s", "wall time s",
-                 "mean batch deviation", "macro F1", "activation traffic MB"}};
+                 "mean batch deviation", "macro F1", "MB up", "MB down"}};
   if (o.target)
     for (const char* c : {"reached target", "steps to target", "simulated s to target"}) rows[0].push_back(c);
   for (const auto& g : groups) {
@@ -68,7 +72,8 @@ Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& g
                                     number(g.wall_mean),
                                     number(g.deviation_mean, "{:.4f}"),
                                     number(g.macro_f1_mean, "{:.4f}"),
-                                    number(g.traffic_mb_mean)};
+                                    number(g.up_mb_mean),
+                                    number(g.down_mb_mean)};
     if (o.target) {
       std::vector<double> steps, sim;
       for (const auto& r : runs)
