@@ -124,3 +124,58 @@ TEST_CASE("trace files: good rows, and malformed files with line numbers", "[del
   CHECK_THROWS_WITH(make_delay("trace", {{"file", std::string("number.csv")}}, dir), Contains("number.csv:3: compute_s_per_sample 'fast'"));
   CHECK_THROWS_WITH(make_delay("trace", {{"file", std::string("absent.csv")}}, dir), Contains("absent.csv: cannot open"));
 }
+
+TEST_CASE("availability: on/off periods online for their share of the time, the same whatever the order of questions",
+          "[delay][availability]") {
+  const std::map<std::string, ParamValue> p = {{"mean_online_s", 2.0}, {"mean_offline_s", 6.0}};
+  auto a = make_delay("straggler", p), b = make_delay("straggler", p);
+  Rng ra(3), rb(3);
+  a->setup(200, ra);
+  b->setup(200, rb);
+  REQUIRE(a->has_availability());
+  CHECK(b->next_online_s(7, 500.0) >= 500.0);  // b answers a late question first
+  std::int64_t online = 0, asked = 0;
+  for (std::int64_t k = 0; k < 200; ++k)
+    for (double t = 0; t < 400; t += 0.5, ++asked) {
+      const double next = a->next_online_s(k, t);
+      CHECK(next >= t);
+      online += next == t;
+    }
+  CHECK(double(online) / double(asked) == Approx(0.25).margin(0.02));  // on / (on + off)
+  for (double t = 0; t < 600; t += 7.3) CHECK(a->next_online_s(7, t) == b->next_online_s(7, t));
+
+  // Without mean_offline_s the model has no availability: everyone online, nothing drawn.
+  auto plain = make_delay("straggler", {});
+  CHECK_FALSE(plain->has_availability());
+  CHECK(plain->next_online_s(3, 12.5) == 12.5);
+  // always_online_fraction = 1: never offline.
+  auto always = make_delay("constant", {{"mean_offline_s", 5.0}, {"always_online_fraction", 1.0}});
+  Rng r(1);
+  always->setup(10, r);
+  for (double t = 0; t < 100; t += 1) CHECK(always->next_online_s(4, t) == t);
+}
+
+TEST_CASE("availability: a trace's windows, and its mistakes named by file and line", "[delay][availability]") {
+  const auto dir = test::temp_dir("windows");
+  test::write_file(dir, "devices.csv", "client,compute_s_per_sample,bandwidth_mbps\n0,0.001,100\n");
+  test::write_file(dir, "w.csv", "client,online_from_s,online_until_s\n2,10,20\n2,30,40\n");
+  auto d = make_delay("trace", {{"file", std::string("devices.csv")}, {"availability_file", std::string("w.csv")}}, dir);
+  Rng rng(1);
+  d->setup(4, rng);
+  CHECK(d->has_availability());
+  CHECK(d->next_online_s(0, 5.0) == 5.0);  // a client without windows: always online
+  CHECK(d->next_online_s(2, 5.0) == 10.0);
+  CHECK(d->next_online_s(2, 15.0) == 15.0);
+  CHECK(d->next_online_s(2, 20.0) == 30.0);  // a window ends at its until
+  CHECK(std::isinf(d->next_online_s(2, 40.0)));
+  const auto bad = [&](const std::string& body) {
+    test::write_file(dir, "bad.csv", "client,online_from_s,online_until_s\n" + body);
+    return make_delay("trace", {{"file", std::string("devices.csv")}, {"availability_file", std::string("bad.csv")}}, dir);
+  };
+  CHECK_THROWS_WITH(bad("1,5,3\n"), Contains("bad.csv:2: the window ends"));
+  CHECK_THROWS_WITH(bad("1,0,10\n1,5,20\n"), Contains("bad.csv:3: client 1's window begins at 5 s, before its window of line 2"));
+  CHECK_THROWS_WITH(bad("1,x,3\n"), Contains("bad.csv:2: online_from_s 'x'"));
+  CHECK_THROWS_WITH(bad("1.5,0,3\n"), Contains("bad.csv:2: client '1.5' is not a whole number"));
+  auto too_far = bad("9,0,3\n");
+  CHECK_THROWS_WITH(too_far->setup(4, rng), Contains("bad.csv:2: client 9, but the run has 4 clients"));
+}

@@ -26,7 +26,8 @@ void write_checkpoint(const std::filesystem::path& run_dir, const Checkpoint& c)
   const nlohmann::json header = {{"epochs_done", h.epochs_done},         {"global_step", h.global_step},
                                  {"metrics_bytes", h.metrics_bytes},     {"metrics_sha256", h.metrics_sha256},
                                  {"manifest_sha256", h.manifest_sha256}, {"wall_time_s", h.wall_time_s},
-                                 {"train_wall_time_s", h.train_wall_time_s}, {"state_bytes", c.state.size()}};
+                                 {"train_wall_time_s", h.train_wall_time_s}, {"clock_s", h.clock_s},
+                                 {"state_bytes", c.state.size()}};
   std::string body;
   body.reserve(c.state.size() + 512);
   body += kMagic;
@@ -78,6 +79,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& run_dir) {
     h.manifest_sha256 = j.at("manifest_sha256");
     h.wall_time_s = j.at("wall_time_s");
     h.train_wall_time_s = j.at("train_wall_time_s");
+    h.clock_s = j.value("clock_s", -1.0);
     const std::size_t state_bytes = j.at("state_bytes");
     if (header_end + 1 + state_bytes != body_end) throw damaged("its state has another length than recorded");
     c.state = bytes.substr(header_end + 1, state_bytes);

@@ -18,6 +18,7 @@ struct CheckpointHeader {
   std::string metrics_sha256;        // ... and the checksum of those bytes
   std::string manifest_sha256;       // of the resolved manifest the run was started with
   double wall_time_s = 0, train_wall_time_s = 0;
+  double clock_s = -1;  // the planner's virtual clock, exact (-1: a checkpoint of psl before availability)
 };
 
 struct Checkpoint {

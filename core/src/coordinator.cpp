@@ -178,6 +178,8 @@ class Run {
     progress_.train_s = start.train_wall_time_s;
     progress_.epochs_done = start.epochs_done;
     planner_->set_global_step(start.global_step);
+    // Exact from the checkpoint (availability is read on this clock); older ones: from metrics.csv.
+    planner_->set_clock(start.clock_s >= 0 ? start.clock_s : recorder_->simulated_s());
     bool stopped = false;
     for (std::int64_t epoch = start.epochs_done; epoch < t.epochs && !stopped; ++epoch) {
       planner_->begin_epoch(epoch);
@@ -204,7 +206,7 @@ class Run {
       progress_.wall_s = elapsed();
       evaluate(planner_->steps_planned() - 1, epoch, progress);
       progress_.wall_s = elapsed();
-      if (!stopped && trainer_) recorder_->checkpoint(progress_, planner_->steps_planned(), trainer_->save_state());
+      if (!stopped && trainer_) recorder_->checkpoint(progress_, planner_->steps_planned(), planner_->clock_s(), trainer_->save_state());
       write_summary(progress_.epochs_done == t.epochs ? "complete" : "running");
       if (settings_.stop_after_epochs > 0 && progress_.epochs_done == settings_.stop_after_epochs) return;
     }

@@ -11,12 +11,16 @@
 namespace psl {
 
 ClientState::~ClientState() = default;
+bool ClientState::all_online() const { return true; }
+bool ClientState::online(std::int64_t) const { return true; }
 Sampler::~Sampler() = default;
 void Sampler::begin_epoch(const ClientState&, Rng&) {}
 void Sampler::give_back(const Take&) {}
 Partitioner::~Partitioner() = default;
 DelayModel::~DelayModel() = default;
 ClientTiming DelayModel::draw(std::int64_t client, Rng&) const { return expected(client); }
+bool DelayModel::has_availability() const { return false; }
+double DelayModel::next_online_s(std::int64_t, double t_s) const { return t_s; }
 Dataset::~Dataset() = default;
 SplitModel::~SplitModel() = default;
 Protocol::~Protocol() = default;

@@ -29,6 +29,7 @@ struct Recorder::Totals {
   std::int64_t steps = 0, samples = 0, active = 0, deferred = 0;
   double simulated_s = 0, straggler_wait_s = 0;
   StepBytes bytes;
+  double availability_wait_s = 0, online_sum = 0;
   std::vector<double> deviations;
   bool evaluated = false;
   double accuracy = 0, test_loss = 0, macro_f1 = NAN;
@@ -42,6 +43,8 @@ struct Recorder::Totals {
       deferred += r.deferred;
       straggler_wait_s += r.straggler_wait_s;
       bytes += r.bytes;
+      availability_wait_s += r.availability_wait_s;
+      online_sum += double(r.online_clients);
       simulated_s = r.simulated_time_s;
       deviations.push_back(r.batch_deviation);
     } else {
@@ -101,6 +104,8 @@ void Recorder::step(const PlannedStep& step, double loss, const StepBytes& bytes
   row.straggler_wait_s = step.straggler_wait_s;
   row.deferred = step.deferred;
   row.bytes = bytes;
+  row.online_clients = step.online_clients;
+  row.availability_wait_s = step.availability_wait_s;
   metrics_->append(row);
   totals_->add(row);
   if (schedule_.is_open())
@@ -122,7 +127,8 @@ void Recorder::evaluation(std::int64_t step, std::int64_t epoch, const Evaluatio
   totals_->add(row);
 }
 
-void Recorder::checkpoint(const RunProgress& progress, std::int64_t global_step, const std::string& state) {
+void Recorder::checkpoint(const RunProgress& progress, std::int64_t global_step, double clock_s,
+                          const std::string& state) {
   metrics_->sync();  // the rows the checkpoint names must be on disk before it is
   Checkpoint c;
   c.header.epochs_done = progress.epochs_done;
@@ -132,6 +138,7 @@ void Recorder::checkpoint(const RunProgress& progress, std::int64_t global_step,
   c.header.manifest_sha256 = manifest_sha256_;
   c.header.wall_time_s = progress.wall_s;
   c.header.train_wall_time_s = progress.train_s;
+  c.header.clock_s = clock_s;
   c.state = state;
   write_checkpoint(settings_.out, c);
 }
@@ -169,6 +176,7 @@ const RunSummary& Recorder::write_summary(const std::string& status, const std::
   s.simulated_time_s = totals.simulated_s;
   s.straggler_wait_s = totals.straggler_wait_s;
   s.bytes = totals.bytes;
+  s.availability_wait_s = totals.availability_wait_s;
   s.deferred_contributions = totals.deferred;
   if (executor) executor->describe(s);
   s.wall_time_s = progress.wall_s;
@@ -180,6 +188,7 @@ const RunSummary& Recorder::write_summary(const std::string& status, const std::
   s.p90_batch_deviation = totals.deviation_percentile(0.9);
   s.mean_batch_size = double(totals.samples) / steps;
   s.mean_active_clients = double(totals.active) / steps;
+  s.mean_online_clients = totals.online_sum / steps;
   s.steps_per_epoch = progress.steps_per_epoch;
   s.activation_bytes_per_sample = bytes_per_sample_;
   s.torch_threads = at::get_num_threads();

@@ -44,7 +44,7 @@ class Recorder {
   void step(const PlannedStep& step, double loss, const StepBytes& bytes, double wall_s);
   void evaluation(std::int64_t step, std::int64_t epoch, const Evaluation& e, double wall_s);
   // checkpoint.bin for the position given, after syncing the rows it covers.
-  void checkpoint(const RunProgress& progress, std::int64_t global_step, const std::string& state);
+  void checkpoint(const RunProgress& progress, std::int64_t global_step, double clock_s, const std::string& state);
   // summary.json as the run stands now; the executor (if any) adds what only it knows.
   const RunSummary& write_summary(const std::string& status, const std::string& error, const RunProgress& progress,
                                   const StepExecutor* executor);

@@ -86,6 +86,12 @@ std::filesystem::path move_aside(const std::filesystem::path& dir) {
 const char* MetricsLog::header() {
   return "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
          "straggler_wait_s,deferred,test_accuracy,test_loss,test_macro_f1,test_class_accuracy,bytes_up,bytes_down,"
+         "weight_bytes_up,weight_bytes_down,online_clients,availability_wait_s";
+}
+
+const char* MetricsLog::header_before_availability() {
+  return "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
+         "straggler_wait_s,deferred,test_accuracy,test_loss,test_macro_f1,test_class_accuracy,bytes_up,bytes_down,"
          "weight_bytes_up,weight_bytes_down";
 }
 
@@ -135,14 +141,15 @@ std::string num(double v) { return std::isnan(v) ? "" : fmt::format("{:.9g}", v)
 
 void MetricsLog::append(const MetricsRow& r) {
   if (r.is_train) {
-    append_text(fmt::format("{},{},{},{},{},{},{},{},{},{},{},,,,,{},{},{},{}\n", r.step, r.epoch,
+    append_text(fmt::format("{},{},{},{},{},{},{},{},{},{},{},,,,,{},{},{},{},{},{}\n", r.step, r.epoch,
                             num(r.simulated_time_s), num(r.wall_time_s), num(r.loss), r.batch_size, r.active_clients,
                             num(r.batch_deviation), num(r.step_time_s), num(r.straggler_wait_s), r.deferred,
-                            num(r.bytes.up()), num(r.bytes.down()), num(r.bytes.weights_up), num(r.bytes.weights_down)));
+                            num(r.bytes.up()), num(r.bytes.down()), num(r.bytes.weights_up), num(r.bytes.weights_down),
+                            r.online_clients, num(r.availability_wait_s)));
   } else {
     std::vector<std::string> per_class;  // one cell: values joined by ';'
     for (double a : r.test_class_accuracy) per_class.push_back(num(a));
-    append_text(fmt::format("{},{},{},{},,,,,,,,{},{},{},{},,,,\n", r.step, r.epoch, num(r.simulated_time_s),
+    append_text(fmt::format("{},{},{},{},,,,,,,,{},{},{},{},,,,,,\n", r.step, r.epoch, num(r.simulated_time_s),
                             num(r.wall_time_s), num(r.test_accuracy), num(r.test_loss), num(r.test_macro_f1),
                             fmt::join(per_class, ";")));
   }
@@ -154,7 +161,8 @@ std::vector<MetricsRow> MetricsLog::read(const std::filesystem::path& file) {
   std::vector<MetricsRow> rows;
   std::string line;
   std::getline(in, line);
-  if (line != header() && line != header_before_bytes() && line != header_before_f1())
+  if (line != header() && line != header_before_availability() && line != header_before_bytes() &&
+      line != header_before_f1())
     throw std::runtime_error(fmt::format("{}:1: not a psl metrics header", file.string()));
   int line_no = 1;
   while (std::getline(in, line)) {
@@ -162,7 +170,7 @@ std::vector<MetricsRow> MetricsLog::read(const std::filesystem::path& file) {
     std::vector<std::string> f;
     std::stringstream ss(line);
     for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-    while (f.size() < 19) f.emplace_back();
+    while (f.size() < 21) f.emplace_back();
     auto d = [&](int i) { return f[i].empty() ? NAN : std::stod(f[i]); };
     auto n = [&](int i) { return f[i].empty() ? std::int64_t{0} : std::stoll(f[i]); };
     try {
@@ -186,6 +194,8 @@ std::vector<MetricsRow> MetricsLog::read(const std::filesystem::path& file) {
           r.bytes.activations = d(15) - r.bytes.weights_up;
           r.bytes.gradients = d(16) - r.bytes.weights_down;
         }
+        r.online_clients = n(19);  // 0 in files written before availability
+        r.availability_wait_s = f[20].empty() ? 0.0 : d(20);
       } else {
         r.test_accuracy = d(11);
         r.test_loss = d(12);

@@ -45,6 +45,8 @@ struct MetricsRow {
   double straggler_wait_s = 0;
   std::int64_t deferred = 0;
   StepBytes bytes;          // as counted on the socket (TCP) or by the time model (simulated)
+  std::int64_t online_clients = 0;   // clients online during the step (0 in files before availability)
+  double availability_wait_s = 0;    // waited before the step for a client to come online
   // eval rows
   double test_accuracy = 0;
   double test_loss = 0;
@@ -55,6 +57,7 @@ struct MetricsRow {
 class MetricsLog {
  public:
   static const char* header();
+  static const char* header_before_availability();  // before the availability columns: still read
   static const char* header_before_bytes();  // before the byte columns: still read
   static const char* header_before_f1();  // what psl wrote before the per-class columns: still read
   // Opens DIR/metrics.csv: a new file with its header, or (resume) the old one cut back

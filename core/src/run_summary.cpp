@@ -38,6 +38,7 @@ json to_json(const RunSummary& s) {
   for (double a : s.per_class_accuracy) j["per_class_accuracy"].push_back(std::isnan(a) ? json(nullptr) : json(a));
   j["simulated_time_s"] = s.simulated_time_s;
   j["straggler_wait_s"] = s.straggler_wait_s;
+  j["availability_wait_s"] = s.availability_wait_s;
   j["deferred_contributions"] = s.deferred_contributions;
   j["bytes_up"] = s.bytes.up();
   j["bytes_down"] = s.bytes.down();
@@ -62,6 +63,7 @@ json to_json(const RunSummary& s) {
   j["p90_batch_deviation"] = s.p90_batch_deviation;
   j["mean_batch_size"] = s.mean_batch_size;
   j["mean_active_clients"] = s.mean_active_clients;
+  j["mean_online_clients"] = s.mean_online_clients;
   j["steps_per_epoch"] = s.steps_per_epoch;
   j["activation_bytes_per_sample"] = s.activation_bytes_per_sample;
   j["latency_source"] = s.latency_source;
@@ -140,6 +142,7 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
       for (const auto& a : j["per_class_accuracy"]) s.per_class_accuracy.push_back(a.is_null() ? NAN : a.get<double>());
     take(j, "simulated_time_s", s.simulated_time_s);
     take(j, "straggler_wait_s", s.straggler_wait_s);
+    take(j, "availability_wait_s", s.availability_wait_s);
     take(j, "deferred_contributions", s.deferred_contributions);
     take(j, "wall_time_s", s.wall_time_s);
     take(j, "train_wall_time_s", s.train_wall_time_s);
@@ -149,6 +152,7 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
     take(j, "p90_batch_deviation", s.p90_batch_deviation);
     take(j, "mean_batch_size", s.mean_batch_size);
     take(j, "mean_active_clients", s.mean_active_clients);
+    take(j, "mean_online_clients", s.mean_online_clients);
     take(j, "activation_bytes_per_sample", s.activation_bytes_per_sample);
     take(j, "latency_source", s.latency_source);
     take(j, "torch_threads", s.torch_threads);

@@ -31,11 +31,12 @@ struct RunSummary {
   std::vector<double> per_class_accuracy;          // of the last evaluation: per class, NaN (null) where no test sample
   // virtual clock and real time
   double simulated_time_s = 0, straggler_wait_s = 0;
+  double availability_wait_s = 0;  // simulated seconds waiting for a client with data to come online
   std::int64_t deferred_contributions = 0;
   double wall_time_s = 0, train_wall_time_s = 0, samples_per_s = 0;
   // per-step statistics
   double mean_batch_deviation = 0, p50_batch_deviation = 0, p90_batch_deviation = 0;
-  double mean_batch_size = 0, mean_active_clients = 0;
+  double mean_batch_size = 0, mean_active_clients = 0, mean_online_clients = 0;
   double activation_bytes_per_sample = 0;
   // bytes of tensor payload over the run (TCP: counted as sent; simulated: as the time model prices)
   StepBytes bytes;

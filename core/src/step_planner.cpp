@@ -43,6 +43,22 @@ class StepPlanner::Clients : public ClientState {
     return client_step_time(delay_.expected(k), samples, bytes_per_sample_);
   }
   LatencyEstimates& observed() { return observed_; }
+  bool all_online() const override { return all_online_; }
+  bool online(std::int64_t k) const override { return all_online_ || online_[std::size_t(k)]; }
+  // Who is online at `t_s`; returns how many. Without availability, nothing to do.
+  std::int64_t refresh_online(double t_s) {
+    if (!delay_.has_availability()) return num_clients();
+    online_.resize(totals_.size());
+    std::int64_t n = 0;
+    for (std::size_t k = 0; k < totals_.size(); ++k) n += online_[k] = delay_.next_online_s(std::int64_t(k), t_s) <= t_s;
+    all_online_ = n == num_clients();
+    return n;
+  }
+  bool any_online_with_data() const {
+    for (std::size_t k = 0; k < totals_.size(); ++k)
+      if (remaining_[k] > 0 && online(std::int64_t(k))) return true;
+    return false;
+  }
   const std::vector<std::int64_t>* label_histogram(std::int64_t k) const override {
     return histograms_ ? &histograms_->at(k) : nullptr;
   }
@@ -54,6 +70,8 @@ class StepPlanner::Clients : public ClientState {
   const DelayModel& delay_;
   double bytes_per_sample_;
   LatencyEstimates observed_;  // real clients only
+  std::vector<char> online_;   // with availability: per client, at the current step
+  bool all_online_ = true;
 };
 
 void StepPlanner::observe_latency(std::int64_t client, std::int64_t samples, double seconds) {
@@ -114,7 +132,30 @@ void StepPlanner::begin_epoch(std::int64_t epoch) {
 
 bool StepPlanner::epoch_done() const { return clients_->total_remaining() == 0; }
 
+double StepPlanner::wait_for_clients() {
+  online_now_ = clients_->refresh_online(clock_s_);
+  if (online_now_ == clients_->num_clients() || clients_->any_online_with_data()) return 0;
+  // Nobody online holds data: the epoch waits for the first client with data to come back.
+  double back = INFINITY;
+  std::int64_t holders = 0;
+  for (std::int64_t k = 0; k < clients_->num_clients(); ++k) {
+    if (clients_->remaining(k) == 0 || dropped_[std::size_t(k)]) continue;
+    ++holders;
+    back = std::min(back, delay_.next_online_s(k, clock_s_));
+  }
+  if (holders == 0) return 0;  // only dropped clients hold data: their takes are discarded
+  if (!std::isfinite(back))
+    throw SamplerError(fmt::format("epoch {}, step {}: {} clients hold the epoch's remaining {} samples, but the delay "
+                                   "model brings none of them online again after {:g} s; the epoch cannot end",
+                                   epoch_, global_step_, holders, clients_->total_remaining(), clock_s_));
+  const double waited = back - clock_s_;
+  clock_s_ = back;
+  online_now_ = clients_->refresh_online(clock_s_);
+  return waited;
+}
+
 PlannedStep StepPlanner::next() {
+  const double waited = wait_for_clients();
   std::vector<Take> takes = call_sampler([&] { return sampler_.next_step(*clients_, sampler_rng_); });
   if (takes.empty())
     throw SamplerError(fmt::format("{}: returned an empty step with {} samples left", sampler_context(),
@@ -126,6 +167,9 @@ PlannedStep StepPlanner::next() {
     if (t.count <= 0 || t.count > clients_->remaining(t.client))
       throw SamplerError(fmt::format("{}: took {} samples from client {}, which has {} left", sampler_context(),
                                      t.count, t.client, clients_->remaining(t.client)));
+    if (!clients_->online(t.client))
+      throw SamplerError(fmt::format("{}: took from client {}, which is offline at {:g} s", sampler_context(),
+                                     t.client, clock_s_));
     if (seen_at_step_[std::size_t(t.client)] == global_step_)
       throw SamplerError(fmt::format("{}: chose client {} twice in one step", sampler_context(), t.client));
     seen_at_step_[std::size_t(t.client)] = global_step_;
@@ -187,6 +231,10 @@ PlannedStep StepPlanner::next() {
     step.bytes.activations = double(step.batch_size) * (config_.bytes_per_sample + 8);
     step.bytes.gradients = double(step.batch_size) * config_.bytes_per_sample;
   }
+  step.availability_wait_s = waited;
+  step.step_time_s += waited;  // the clock shows the wait
+  step.online_clients = online_now_;
+  clock_s_ += step.step_time_s - waited;
   ++global_step_;
   return step;
 }

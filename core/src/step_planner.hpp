@@ -40,6 +40,8 @@ struct PlannedStep {
   double straggler_wait_s = 0;
   std::int64_t deferred = 0;            // contributions deferred to a later step
   std::int64_t lost = 0;                // samples of dropped clients that left the epoch
+  double availability_wait_s = 0;       // waited before the step for a client with data to come online (in step_time_s)
+  std::int64_t online_clients = 0;      // clients online when the step ran
   StepSchedule schedule;                // the protocol's, checked
   std::vector<std::int64_t> hand_over_from;  // per pass: the client whose part its client takes over, or -1
   StepBytes bytes;                      // what the schedule sends, as the time model prices it
@@ -77,6 +79,10 @@ class StepPlanner {
   // are discarded and its samples leave the epoch.
   void drop_client(std::int64_t client) { dropped_.at(std::size_t(client)) = 1; }
   void set_global_step(std::int64_t step) { global_step_ = step; }
+  // The virtual clock at the next step (availability is read on it): a resumed run
+  // continues from its recorded simulated time.
+  void set_clock(double seconds) { clock_s_ = seconds; }
+  double clock_s() const { return clock_s_; }
   // The protocol that schedules and prices each step (psl run and psl sample set one);
   // without one, a step is one pass over all takes, priced by the paper's time model.
   void set_protocol(ProtocolPlan* protocol) { protocol_ = protocol; }
@@ -92,6 +98,9 @@ class StepPlanner {
   template <class Call>
   auto call_sampler(Call&& call) -> decltype(call());
   std::string sampler_context() const;
+  // With availability: refreshes who is online, and if no online client has data left,
+  // moves the clock to when the first one comes back. Returns the seconds waited.
+  double wait_for_clients();
   std::unique_ptr<Clients> clients_;
   const std::vector<std::int32_t>& labels_;
   Sampler& sampler_;
@@ -107,6 +116,8 @@ class StepPlanner {
   Rng delay_rng_;
   std::int64_t epoch_ = 0;
   std::int64_t global_step_ = 0;
+  double clock_s_ = 0;
+  std::int64_t online_now_ = 0;
 };
 
 }  // namespace psl

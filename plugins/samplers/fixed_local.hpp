@@ -1,6 +1,7 @@
 // The paper's baselines: every client that still has data contributes a fixed number of
 // samples per step, so depleted clients drop out and the effective batch shrinks.
-// FLS and FPLS differ only in that fixed number (fls.cpp, fpls.cpp).
+// FLS and FPLS differ only in that fixed number (fls.cpp, fpls.cpp). With availability,
+// only the clients online now contribute.
 #pragma once
 
 #include <psl/api/sampler.hpp>
@@ -28,8 +29,8 @@ class FixedLocalSampler : public Sampler {
     for (std::int64_t k : active_) {
       const std::int64_t r = clients.remaining(k);
       if (r == 0) continue;
-      takes.push_back({k, std::min(per_step_[k], r)});
       active_[kept++] = k;
+      if (clients.online(k)) takes.push_back({k, std::min(per_step_[k], r)});
     }
     active_.resize(kept);
     return takes;

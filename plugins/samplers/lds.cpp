@@ -14,6 +14,9 @@
 //
 // The draw and the rounding run on a tree over the clients (dirichlet_tree.hpp), at
 // O(B log K) per step for c near 1 rather than a gamma variate for every client.
+//
+// With availability, R and R_k are the online clients' (an offline client's leaf holds
+// nothing until it is back).
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>
 
@@ -23,6 +26,7 @@
 #include <random>
 
 #include "dirichlet_tree.hpp"
+#include "online_clients.hpp"
 
 namespace {
 
@@ -74,15 +78,21 @@ class LatentDirichlet : public psl::Sampler {
         gate_of_slow_leaf_.push_back(weight_[std::size_t(k)]);
       }
     }
-    remaining_.resize(std::size_t(K));
+    remaining_.assign(std::size_t(K), 0);
+    online_.reset(K);
+    online_total_ = 0;
     tree_ = DirichletTree(K);
     for (std::int64_t k = 0; k < K; ++k) set_remaining(k, clients.remaining(k));
   }
 
   std::vector<psl::Take> next_step(const psl::ClientState& clients, psl::Rng& rng) override {
     const std::int64_t K = clients.num_clients();
-    const double R = double(clients.total_remaining());
-    const std::int64_t target = std::min(batch_size_, clients.total_remaining());
+    online_.update(clients, [this](std::int64_t k, bool online) {
+      online_total_ += online ? remaining_[std::size_t(k)] : -remaining_[std::size_t(k)];
+      write_leaf(k);
+    });
+    const double R = double(online_total_);
+    const std::int64_t target = std::min(batch_size_, online_total_);
     const double Z = R > double(batch_size_) ? double(batch_size_) * (R - 1) / (R - double(batch_size_)) - 1.0 : 1e6;
     const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 
@@ -111,7 +121,10 @@ class LatentDirichlet : public psl::Sampler {
       coef[kDeferWeighted] = c_ * Z / tree_.total()[kDeferWeighted];
     }
 
-    const auto room = [this](std::int64_t leaf) { return remaining_[std::size_t(client_of_leaf_[std::size_t(leaf)])]; };
+    const auto room = [this](std::int64_t leaf) {
+      const std::int64_t k = client_of_leaf_[std::size_t(leaf)];
+      return online_.online(k) ? remaining_[std::size_t(k)] : std::int64_t{0};
+    };
     std::vector<psl::Take> takes;
     for (const auto& c : tree_.draw(coef, open_end, target, room, rng))
       takes.push_back({client_of_leaf_[std::size_t(c.leaf)], c.count});
@@ -126,7 +139,12 @@ class LatentDirichlet : public psl::Sampler {
 
  private:
   void set_remaining(std::int64_t k, std::int64_t r) {
+    if (online_.online(k)) online_total_ += r - remaining_[std::size_t(k)];
     remaining_[std::size_t(k)] = r;
+    write_leaf(k);
+  }
+  void write_leaf(std::int64_t k) {
+    const std::int64_t r = online_.online(k) ? remaining_[std::size_t(k)] : 0;
     const std::int64_t leaf = leaf_of_client_[std::size_t(k)];
     const double w = weight_[std::size_t(k)];
     DirichletTree::Channels ch{};
@@ -146,6 +164,8 @@ class LatentDirichlet : public psl::Sampler {
   bool gate_;
   std::vector<double> weight_;           // g_k (gate) or exp(-delta z_k) (defer), per client
   std::vector<std::int64_t> remaining_;  // R_k, kept in step with the host
+  psl::samplers::OnlineClients online_;
+  std::int64_t online_total_ = 0;        // R over the online clients
   std::vector<std::int64_t> client_of_leaf_, leaf_of_client_;
   std::int64_t fast_leaves_ = 0;           // gate mode: leaves [0, fast_leaves_) have g_k = 1
   std::vector<double> gate_of_slow_leaf_;  // g_k of the slow leaves, falling

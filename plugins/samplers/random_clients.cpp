@@ -1,6 +1,6 @@
 // A small bundled example sampler (the plugin guide's own example is
 // docs/examples/round_robin.cpp): each step, `clients_per_step` clients chosen at random
-// among those with data left contribute B / clients_per_step samples each (fewer if
+// among the online ones with data left contribute B / clients_per_step samples each (fewer if
 // they have fewer left).
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>
@@ -17,7 +17,7 @@ class RandomClients : public psl::Sampler {
   std::vector<psl::Take> next_step(const psl::ClientState& clients, psl::Rng& rng) override {
     std::vector<std::int64_t> with_data;
     for (std::int64_t k = 0; k < clients.num_clients(); ++k)
-      if (clients.remaining(k) > 0) with_data.push_back(k);
+      if (clients.remaining(k) > 0 && clients.online(k)) with_data.push_back(k);
     std::shuffle(with_data.begin(), with_data.end(), rng);
     with_data.resize(std::min<std::size_t>(with_data.size(), std::size_t(per_step_)));
     std::sort(with_data.begin(), with_data.end());

@@ -29,6 +29,14 @@ class DelayModel {
   // randomness draw from `rng`, which the host reseeds at every epoch start.
   virtual ClientTiming draw(std::int64_t client, Rng& rng) const;
   virtual double server_s_per_sample() const = 0;
+
+  // Availability on the virtual clock (docs/time-model.md, "Availability"). A model whose
+  // clients come and go says so here; the host then asks next_online_s before each step
+  // and lets samplers draw from the online clients only.
+  virtual bool has_availability() const;  // default: false, every client always online
+  // The earliest time >= t_s at which `client` is online: t_s if it is online at t_s,
+  // infinity if never again.
+  virtual double next_online_s(std::int64_t client, double t_s) const;
 };
 
 }  // namespace psl

@@ -29,6 +29,11 @@ class ClientState {
   // in its ComponentInfo (`needs = {psl::Knowledge::LabelHistograms}`), and psl validate
   // refuses a manifest that does not grant them.
   virtual const std::vector<std::int64_t>* label_histogram(std::int64_t client) const = 0;
+  // Availability (a delay model whose clients come and go): a step may take only from the
+  // clients online now. all_online() is true when every client is (always so without
+  // such a delay model), so a sampler can skip the per-client check.
+  virtual bool all_online() const;
+  virtual bool online(std::int64_t client) const;
 };
 
 // `count` samples from `client` in one step.
@@ -47,8 +52,9 @@ class Sampler {
   // so that a resumed run replays exactly.
   virtual void begin_epoch(const ClientState& clients, Rng& rng);
 
-  // The next step's batch. Called while clients.total_remaining() > 0. Each count must be
-  // > 0 and <= remaining(client), no client twice, and the list must not be empty.
+  // The next step's batch. Called while clients.total_remaining() > 0 and at least one
+  // online client has data left. Each count must be > 0 and <= remaining(client), each
+  // client online, no client twice, and the list must not be empty.
   // The host then lowers R_k by the counts before the next call. Which samples a take
   // uses is the client's business: the next `count` of its shard in its own order for the
   // epoch (a seeded shuffle of the shard per epoch), so a sampler chooses how many, never which.
