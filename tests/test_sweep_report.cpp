@@ -281,6 +281,16 @@ TEST_CASE("runs of several protocols: the accuracy table has a row per protocol 
   s.bytes.activations = 3e6, s.bytes.weights_up = 1e6, s.bytes.gradients = 2e6, s.bytes.weights_down = 4e6;
   CHECK(report::traffic_mb(s).up == Approx(4.0));
   CHECK(report::traffic_mb(s).down == Approx(6.0));
+  // Clients that came and went: the settings table gains the wait and the online count.
+  std::vector<report::Run> none;
+  const auto plain = report::group_table(none, groups, {});
+  CHECK(std::find(plain[0].begin(), plain[0].end(), "availability wait s") == plain[0].end());
+  groups[0].availability_wait_mean = 12.5, groups[0].online_clients_mean = 8;
+  const auto waited = report::group_table(none, groups, {});
+  REQUIRE(waited[0].back() == "mean online clients");
+  CHECK(waited[1][waited[1].size() - 2] == "12.5");
+  CHECK(waited[1].back() == "8.0");
+
   RunSummary old;  // written before byte counts: the activations priced per sample
   old.activation_bytes_per_sample = 1000, old.train_samples = 2000;
   CHECK(report::traffic_mb(old).up == Approx(2.0));

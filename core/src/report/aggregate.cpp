@@ -33,7 +33,7 @@ TrafficMb traffic_mb(const RunSummary& s) {
 std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
   std::vector<GroupStats> out;
   std::map<std::string, std::size_t> index;
-  std::map<std::string, std::vector<double>> acc, sim, wall, dev, up, down, f1;
+  std::map<std::string, std::vector<double>> acc, sim, wall, dev, up, down, f1, wait, online;
   std::map<std::string, std::vector<std::vector<double>>> classes;  // group -> class -> values
   for (const auto& r : runs) {
     if (!index.count(r.group)) {
@@ -55,6 +55,8 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
     const TrafficMb traffic = traffic_mb(r.summary);
     up[r.group].push_back(traffic.up);
     down[r.group].push_back(traffic.down);
+    wait[r.group].push_back(r.summary.availability_wait_s);
+    online[r.group].push_back(r.summary.mean_online_clients);
     if (r.summary.macro_f1) f1[r.group].push_back(*r.summary.macro_f1);
     auto& per_class = classes[r.group];
     const auto& mine = r.summary.per_class_accuracy;
@@ -70,6 +72,8 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
     g.deviation_mean = mean(dev[g.group]);
     g.up_mb_mean = mean(up[g.group]);
     g.down_mb_mean = mean(down[g.group]);
+    g.availability_wait_mean = mean(wait[g.group]);
+    g.online_clients_mean = mean(online[g.group]);
     g.macro_f1_mean = mean(f1[g.group]);
     for (const auto& values : classes[g.group]) g.class_accuracy_mean.push_back(mean(values));
   }

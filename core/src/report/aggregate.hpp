@@ -23,6 +23,7 @@ struct GroupStats {
   double accuracy_mean = 0, accuracy_std = 0;  // in percent
   double simulated_mean = 0, wall_mean = 0, deviation_mean = 0;
   double up_mb_mean = 0, down_mb_mean = 0;  // bytes_up and bytes_down of summary.json, MB
+  double availability_wait_mean = 0, online_clients_mean = 0;  // clients that come and go
   double macro_f1_mean = NAN;
   std::vector<double> class_accuracy_mean;  // per class, percent (runs without it left out)
 };

@@ -62,6 +62,12 @@ Table paper_table(const std::vector<GroupStats>& groups) {
 Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups, const TableOptions& o) {
   Table rows = {{"settings", "runs", "test accuracy % (mean ± std)", "simulated time s", "wall time s",
                  "mean batch deviation", "macro F1", "MB up", "MB down"}};
+  // Clients that came and went: how long the clock waited for them, and how many were online.
+  const bool availability = std::any_of(groups.begin(), groups.end(), [](const GroupStats& g) {
+    return g.availability_wait_mean > 0 || (g.online_clients_mean > 0 && g.online_clients_mean < double(g.clients));
+  });
+  if (availability)
+    for (const char* c : {"availability wait s", "mean online clients"}) rows[0].push_back(c);
   if (o.target)
     for (const char* c : {"reached target", "steps to target", "simulated s to target"}) rows[0].push_back(c);
   for (const auto& g : groups) {
@@ -74,6 +80,10 @@ Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& g
                                     number(g.macro_f1_mean, "{:.4f}"),
                                     number(g.up_mb_mean),
                                     number(g.down_mb_mean)};
+    if (availability) {
+      row.push_back(number(g.availability_wait_mean));
+      row.push_back(number(g.online_clients_mean));
+    }
     if (o.target) {
       std::vector<double> steps, sim;
       for (const auto& r : runs)
