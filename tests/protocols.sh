@@ -72,4 +72,15 @@ awk -v sl="$(sim_time sl)" -v psl="$(sim_time psl)" 'BEGIN { exit !(sl > 2 * psl
 awk -v w="$(json_number "$work/sim-sglr" weights_up)" 'BEGIN { exit !(w == 0) }' || fail "sglr never moves client weights"
 awk -v w="$(json_number "$work/sim-psl" weights_up)" 'BEGIN { exit !(w > 0) }' ||
   fail "psl (shared) sends parameter gradients up"
+echo "== with one client per step, sl is psl with a shared part, and sglr is psl with local parts"
+one() { "$psl" run "$work/m.toml" --set transport.type=simulated --set sampler.type=random_clients \
+          --set sampler.clients_per_step=1 --set training.epochs=1 "$@" --quiet > /dev/null; }
+one --set protocol.type=sl --out "$work/one-sl"
+one --set protocol.type=psl --out "$work/one-shared"
+diff <(cut -d, -f1,5,12 "$work/one-sl/metrics.csv") <(cut -d, -f1,5,12 "$work/one-shared/metrics.csv") ||
+  fail "sl with one client per step differs from psl's shared part"
+one --set protocol.type=sglr --set protocol.sglr.server_lr_scale=1.0 --out "$work/one-sglr"
+one --set protocol.type=psl --set training.client_sync=local --out "$work/one-local"
+diff <(cut -d, -f1,5,12 "$work/one-sglr/metrics.csv") <(cut -d, -f1,5,12 "$work/one-local/metrics.csv") ||
+  fail "sglr with one client per step differs from psl's local parts"
 echo "protocols: all checks passed"
