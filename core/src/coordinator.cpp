@@ -90,9 +90,11 @@ class Run {
     planner_->set_protocol(protocol_plan_.get());
 
     std::optional<TrainingSetup> setup;
-    if (settings_.train)
+    if (settings_.train) {
       setup.emplace(TrainingSetup{*model, network, activation_shape, sizes, t, protocol_plan_->shape(),
                                   data_->sample_shape(), data_->num_classes()});
+      for (std::int64_t k = 0; k < t.clients; ++k) setup->timings.push_back(delay_->expected(k));
+    }
     if (ex_.transport_settings.type == TransportKind::Tcp && setup)
       executor_ = std::make_unique<net::TcpExecutor>(ex_, settings_, *setup, data_->num_classes());
     else

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "client_parts.hpp"
+#include "psl/api/delay_model.hpp"
 #include "psl/api/split_model.hpp"
 #include "run_summary.hpp"
 #include "settings.hpp"
@@ -38,6 +39,7 @@ struct TrainingSetup {
   ProtocolShape shape = {};                // what the run's protocol fixes
   std::vector<std::int64_t> sample_shape = {};  // the data set's, for building more server parts
   std::int64_t num_classes = 0;
+  std::vector<ClientTiming> timings = {};  // each client's expected timing (emulated links)
 };
 
 // Builds another server part of the setup's model (weights to be copied in).

@@ -82,6 +82,12 @@ int main(int argc, char** argv) {
                          "fault injection: disconnect without a word on the gradient of the N-th step");
   client_cmd->add_option("--exit-with-parent", client.parent_pid,
                          "end when process PID ends (psl run passes its own, so its clients never outlive it)");
+  client_cmd->add_option("--emulate-latency", client.emulate_latency_s,
+                         "hold every frame this many seconds before sending it (transport.emulate_network)")
+      ->check(CLI::NonNegativeNumber);
+  client_cmd->add_option("--pace-compute", client.pace_compute_s_per_sample,
+                         "make each pass take at least half of samples x this many seconds (transport.emulate_network)")
+      ->check(CLI::NonNegativeNumber);
 
   psl::SweepOptions sweep;
   auto* sweep_cmd = app.add_subcommand("sweep", "run the grid of a manifest's [sweep] table");

@@ -72,6 +72,8 @@ const std::vector<ParamSpec>& transport_params() {
       param_string("tls_key", "", "tcp: the server certificate's private key (PEM)"),
       param_string("tls_ca", "", "tcp: CA whose certificates clients must present (mutual TLS; a certificate names its client: CN psl-client-K)"),
       param_bool("insecure", false, "tcp: allow plain TCP on an address other than loopback (the token, labels and activations cross in clear)"),
+      param_bool("emulate_network", false, "tcp, psl run: each client in its own network namespace on a link with its "
+                                           "delay model's bandwidth (tbf) and latency (held in the sender); needs root"),
   };
   return specs;
 }

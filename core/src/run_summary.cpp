@@ -49,6 +49,10 @@ json to_json(const RunSummary& s) {
   j["transport"] = s.transport;
   if (s.frame_bytes_sent) j["frame_bytes_sent"] = *s.frame_bytes_sent;
   if (s.frame_bytes_received) j["frame_bytes_received"] = *s.frame_bytes_received;
+  if (!s.observed_step_s.empty()) {
+    j["observed_step_s"] = json::array();
+    for (double v : s.observed_step_s) j["observed_step_s"].push_back(std::isnan(v) ? json(nullptr) : json(v));
+  }
   if (s.dropped_clients) j["dropped_clients"] = *s.dropped_clients;
   if (s.remote_phase_s)
     j["remote_phase_s"] = {{"activations", s.remote_phase_s->activations},
@@ -126,6 +130,8 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
     }
     take(j, "frame_bytes_sent", s.frame_bytes_sent);
     take(j, "frame_bytes_received", s.frame_bytes_received);
+    if (j.contains("observed_step_s"))
+      for (const auto& v : j["observed_step_s"]) s.observed_step_s.push_back(v.is_null() ? NAN : v.get<double>());
     take(j, "transport", s.transport);
     take(j, "num_clients", s.num_clients);
     take(j, "batch_size", s.batch_size);

@@ -49,6 +49,7 @@ struct RunSummary {
   std::optional<std::int64_t> dropped_clients, lost_samples;
   std::optional<RemotePhaseSeconds> remote_phase_s;
   std::optional<std::uint64_t> frame_bytes_sent, frame_bytes_received;  // whole frames, all traffic
+  std::vector<double> observed_step_s;  // per client: mean seconds of its part of a step, as observed
   // what the summary was written with (run_check.cpp)
   std::string manifest_sha256, metrics_sha256;
   std::uintmax_t metrics_bytes = 0;

@@ -73,6 +73,7 @@ TransportSettings transport_settings(const Params& t) {
   s.tls_key = t.get_string("tls_key");
   s.tls_ca = t.get_string("tls_ca");
   s.insecure = t.get_bool("insecure");
+  s.emulate_network = t.get_bool("emulate_network");
   return s;
 }
 

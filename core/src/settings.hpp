@@ -47,6 +47,7 @@ struct TransportSettings {
   bool tls = false;
   std::string tls_cert, tls_key, tls_ca;
   bool insecure = false;
+  bool emulate_network = false;  // psl run: each client in its own namespace on a shaped link
 };
 
 // From checked tables (every key present, every choice valid: manifest.cpp's specs).

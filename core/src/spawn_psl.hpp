@@ -15,7 +15,10 @@ struct ChildOutput {
 };
 
 // Starts the psl program next to libpsl_core with `args` (argv[0] included); returns its
-// pid. Throws std::runtime_error naming the program and the reason.
-pid_t spawn_psl(const std::vector<std::string>& args, const ChildOutput& output = {});
+// pid. With a `wrapper` (a command found on PATH, e.g. `ip netns exec NS`), runs
+// `wrapper... PSL args[1:]...` instead. Throws std::runtime_error naming the program and
+// the reason.
+pid_t spawn_psl(const std::vector<std::string>& args, const ChildOutput& output = {},
+                const std::vector<std::string>& wrapper = {});
 
 }  // namespace psl

@@ -74,6 +74,7 @@ class Client {
       std::optional<ClientConnection> c;
       try {
         c.emplace(o_.connect, o_.tls, o_.read_timeout_s);
+        c->hold_writes(o_.emulate_latency_s);
       } catch (const boost::system::system_error& e) {
         last_error = e.what();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -134,8 +135,10 @@ class Client {
           }
           const StepRequest r = decode_step_request(p);
           expect_version(r.version);
+          const auto started = std::chrono::steady_clock::now();
           auto [x, y] = samples(r);
           pending_ = part.module->forward(x);
+          pace(started, r.count);
           pending_step = r.step;
           c.write(MsgType::Activations, encode(Activations{r.step, pending_.detach(), y}));
           break;
@@ -147,7 +150,9 @@ class Client {
           }
           const Gradient g = decode_gradient(p);
           if (g.step != pending_step) throw ProtocolError(fmt::format("gradient for step {}, expected {}", g.step, pending_step));
+          const auto started = std::chrono::steady_clock::now();
           const auto [answer, bytes] = backward(g);
+          pace(started, g.gradient.size(0));
           c.write(answer, bytes);
           pending_ = at::Tensor();
           break;
@@ -319,6 +324,15 @@ class Client {
     std::vector<std::int64_t> y;
     for (auto i : idx) y.push_back(labels[std::size_t(i)]);
     return {side_->data.dataset->features(Split::Train, idx), at::tensor(y, at::kLong)};
+  }
+
+  // An emulated slow device: a pass over `samples` samples takes at least half their
+  // compute time (the other half is the other pass).
+  void pace(std::chrono::steady_clock::time_point started, std::int64_t samples) const {
+    if (o_.pace_compute_s_per_sample <= 0) return;
+    std::this_thread::sleep_until(started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                std::chrono::duration<double>(0.5 * double(samples) *
+                                                                              o_.pace_compute_s_per_sample)));
   }
 
   void say(const std::string& line) const {

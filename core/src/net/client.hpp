@@ -24,6 +24,11 @@ struct ClientOptions {
   std::int64_t exit_after_steps = 0;  // fault injection for tests: vanish at the step after N
   std::int64_t exit_at_gradient = 0;  // ... or on receiving the gradient of its N-th step
   std::int64_t parent_pid = 0;        // > 0: end when this process ends (clients psl run starts)
+  // transport.emulate_network (psl run passes both from the delay model): every frame held
+  // this long before it is written (the link's one-way latency), and the forward and the
+  // backward pass each made to last at least half of samples x this.
+  double emulate_latency_s = 0;
+  double pace_compute_s_per_sample = 0;
 };
 
 int run_client(const ClientOptions& options);  // exit status

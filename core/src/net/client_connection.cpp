@@ -5,8 +5,9 @@
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <openssl/x509.h>
 #include <chrono>
+#include <openssl/x509.h>
+#include <thread>
 
 #include "net/tls.hpp"
 
@@ -92,6 +93,7 @@ ClientConnection::ClientConnection(const std::string& address, const TlsFiles& t
 ClientConnection::~ClientConnection() = default;
 
 void ClientConnection::write(MsgType type, const std::vector<std::uint8_t>& payload) {
+  if (hold_s_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(hold_s_));
   const auto header = encode_header(type, std::uint32_t(payload.size()));
   const std::array buffers{asio::buffer(header), asio::buffer(payload)};
   impl_->finish([&](auto handler) {

@@ -23,12 +23,15 @@ class ClientConnection {
   ~ClientConnection();
 
   void write(MsgType type, const std::vector<std::uint8_t>& payload);
+  // Every later write waits this long first: an emulated link's one-way latency.
+  void hold_writes(double seconds) { hold_s_ = seconds; }
   // The next frame; a system_error with timed_out if none arrives within the timeout.
   std::pair<MsgType, std::vector<std::uint8_t>> read();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  double hold_s_ = 0;
 };
 
 }  // namespace psl::net

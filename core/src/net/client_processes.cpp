@@ -10,9 +10,9 @@
 
 namespace psl::net {
 
-void ClientProcesses::spawn(std::int64_t id, std::vector<std::string> args) {
-  const pid_t pid = spawn_psl(args);
-  children_[id] = Child{pid, std::move(args), 0};
+void ClientProcesses::spawn(std::int64_t id, std::vector<std::string> args, std::vector<std::string> wrapper) {
+  const pid_t pid = spawn_psl(args, {}, wrapper);
+  children_[id] = Child{pid, std::move(args), std::move(wrapper), 0};
 }
 
 bool ClientProcesses::restart_if_ended(std::int64_t id, int max_restarts) {
@@ -24,7 +24,7 @@ bool ClientProcesses::restart_if_ended(std::int64_t id, int max_restarts) {
   child.pid = -1;
   if (child.restarts >= max_restarts) return false;
   ++child.restarts;
-  child.pid = spawn_psl(child.args);
+  child.pid = spawn_psl(child.args, {}, child.wrapper);
   return true;
 }
 

@@ -13,8 +13,9 @@ namespace psl::net {
 class ClientProcesses {
  public:
   ~ClientProcesses() { stop(5.0); }
-  // Starts `psl ARGS...` (argv[0] included in args) as client `id`; throws std::runtime_error.
-  void spawn(std::int64_t id, std::vector<std::string> args);
+  // Starts `psl ARGS...` (argv[0] included in args) as client `id`, through `wrapper`
+  // if given (e.g. `ip netns exec NS`); throws std::runtime_error.
+  void spawn(std::int64_t id, std::vector<std::string> args, std::vector<std::string> wrapper = {});
   // Starts client `id` again if its process has ended (crashed, killed): what
   // on_client_loss = "wait" waits for. False if it still runs, was not started here, or
   // has been restarted `max_restarts` times already.
@@ -25,7 +26,7 @@ class ClientProcesses {
  private:
   struct Child {
     pid_t pid = -1;
-    std::vector<std::string> args;
+    std::vector<std::string> args, wrapper;
     int restarts = 0;
   };
   std::map<std::int64_t, Child> children_;

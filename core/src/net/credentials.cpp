@@ -71,7 +71,8 @@ ServerCredentials prepare_credentials(const Experiment& ex, const fs::path& run_
   c.tls = tr.tls;
   const auto &cert = tr.tls_cert, &key = tr.tls_key, &ca = tr.tls_ca;
   const bool own_files = !cert.empty() || !key.empty() || !ca.empty();
-  if (!c.tls && !host.loopback && !tr.insecure)
+  // An emulated network's bridge (emulated_network.hpp) exists only inside this machine.
+  if (!c.tls && !host.loopback && !tr.insecure && !tr.emulate_network)
     throw CredentialsRefused(fmt::format(
         "the server would listen on {} without TLS: the token, labels, activations and gradients would cross the "
         "network in clear. Set transport.tls = true (docs/deployment.md), or transport.insecure = true on a network "

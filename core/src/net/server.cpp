@@ -213,6 +213,22 @@ struct TcpServer::Impl {
                                                                  std::move(payload)});
       asio::post(server.io, [self = shared_from_this(), frame] { self->queue_frame(frame); });
     }
+    // Network thread only: a frame written once `due` has passed, after those held before it.
+    void hold_frame(std::shared_ptr<OutgoingFrame> frame, std::chrono::steady_clock::time_point due) {
+      held.emplace_back(due, std::move(frame));
+      if (held.size() == 1) release_held();
+    }
+    void release_held() {
+      while (!held.empty() && held.front().first <= std::chrono::steady_clock::now()) {
+        queue_frame(std::move(held.front().second));
+        held.pop_front();
+      }
+      if (held.empty()) return;
+      hold_timer.expires_at(held.front().first);
+      hold_timer.async_wait([self = shared_from_this()](auto ec) {
+        if (!ec) self->release_held();
+      });
+    }
     // Network thread only.
     void queue_frame(std::shared_ptr<OutgoingFrame> frame) {
       queue.push_back(std::move(frame));
@@ -243,6 +259,7 @@ struct TcpServer::Impl {
       socket().shutdown(tcp::socket::shutdown_both, ignored);
       socket().close(ignored);
       timer.cancel();
+      hold_timer.cancel();
       server.log(client >= 0 ? fmt::format("client {} ({}): connection closed: {}", client, peer, reason)
                              : fmt::format("{}: connection closed: {}", peer, reason));
       server.stop_counting_unauthenticated(*this);
@@ -252,6 +269,8 @@ struct TcpServer::Impl {
     Impl& server;
     ssl::stream<tcp::socket> stream;
     asio::steady_timer timer;
+    asio::steady_timer hold_timer{server.io};
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<OutgoingFrame>>> held;
     std::uint64_t id;
     std::int64_t client = -1;
     bool ready = false;
@@ -429,10 +448,17 @@ void TcpServer::send(std::int64_t client, MsgType type, std::vector<std::uint8_t
   if (id == 0) return;
   auto frame = std::make_shared<OutgoingFrame>(OutgoingFrame{encode_header(type, std::uint32_t(payload.size())),
                                                              std::move(payload)});
-  asio::post(impl_->io, [impl = impl_.get(), id, frame] {
+  const auto& hold = impl_->options.hold_s;
+  const double hold_s = std::size_t(client) < hold.size() ? hold[std::size_t(client)] : 0.0;
+  const auto due = std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(hold_s));
+  asio::post(impl_->io, [impl = impl_.get(), id, frame, hold_s, due] {
     const auto it = impl->sessions.find(id);  // sessions: network thread only
     if (it == impl->sessions.end()) return;
-    if (auto session = it->second.lock()) session->queue_frame(frame);
+    if (auto session = it->second.lock()) {
+      if (hold_s > 0) session->hold_frame(frame, due);
+      else session->queue_frame(frame);
+    }
   });
 }
 

@@ -39,6 +39,9 @@ struct ServerOptions {
   bool tls = false;  // TLS 1.3 with tls_files (a CA in them: clients need certificates)
   TlsFiles tls_files;
   std::function<void(const std::string&)> log;  // one line per event worth knowing
+  // transport.emulate_network: per client, how long every frame `send` gives it is held
+  // before it is written (the link's one-way latency; empty: none).
+  std::vector<double> hold_s;
 };
 
 class TcpServer {

@@ -18,6 +18,22 @@ TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trai
   const std::int64_t K = ex.training_settings.clients;
   ServerOptions so;
   so.listen = settings.listen.empty() ? tr.listen : settings.listen;
+  if (tr.emulate_network) {
+    if (!settings.spawn_clients)
+      throw RunRefused("transport.emulate_network needs psl run, which starts each client in its own network "
+                       "namespace; psl serve with clients started by hand cannot");
+    std::vector<EmulatedLink> links;
+    for (const auto& t : setup.timings) {
+      links.push_back({t.uplink_bytes_per_s, t.downlink_bytes_per_s});
+      so.hold_s.push_back(t.latency_s);
+    }
+    try {
+      network_ = std::make_unique<EmulatedNetwork>(links);
+    } catch (const EmulationRefused& e) {
+      throw RunRefused(e.what());
+    }
+    so.listen = network_->server_address() + ":0";
+  }
   ServerCredentials credentials;
   try {
     credentials = prepare_credentials(ex, settings.out, so.listen, settings.resume, settings.spawn_clients);
@@ -55,11 +71,16 @@ TcpExecutor::TcpExecutor(const Experiment& ex, const RunSettings& settings, Trai
                                        "--token-file", client_token_file(credentials.tokens_dir, k).string(),
                                        "--quiet",     "--exit-with-parent", std::to_string(::getpid()),
                                        "--state-dir", (settings.out / "client-parts").string()};
+      if (network_) {
+        const auto& t = setup.timings.at(std::size_t(k));
+        args.insert(args.end(), {"--emulate-latency", fmt::format("{}", t.latency_s), "--pace-compute",
+                                 fmt::format("{}", t.compute_s_per_sample)});
+      }
       if (so.tls) {
         const auto& files = credentials.clients.at(std::size_t(k));
         args.insert(args.end(), {"--tls-ca", files.ca, "--tls-cert", files.cert, "--tls-key", files.key});
       }
-      clients_->spawn(k, std::move(args));
+      clients_->spawn(k, std::move(args), network_ ? network_->exec_prefix(k) : std::vector<std::string>{});
     }
   }
   // Clients started by hand may take a while; spawned ones get two minutes.
@@ -116,6 +137,11 @@ StepOutcome TcpExecutor::execute(const PlannedStep& step) {
   auto events = remote_->take_events();
   out.dropped = std::move(events.dropped);
   out.latencies = std::move(events.latencies);
+  for (const auto& l : out.latencies) {
+    if (observed_s_.size() <= std::size_t(l.client)) observed_s_.resize(std::size_t(l.client) + 1), observed_steps_.resize(observed_s_.size());
+    observed_s_[std::size_t(l.client)] += l.seconds;
+    observed_steps_[std::size_t(l.client)] += 1;
+  }
   out.bytes = events.bytes;
   if (std::isinf(out.loss)) throw RunError(fmt::format("the loss is {} at step {}: lower training.lr", out.loss, step.step));
   return out;
@@ -131,6 +157,8 @@ void TcpExecutor::describe(RunSummary& s) const {
   const auto frames = server_->bytes();
   s.frame_bytes_sent = frames.sent;
   s.frame_bytes_received = frames.received;
+  for (std::size_t k = 0; k < observed_s_.size(); ++k)
+    s.observed_step_s.push_back(observed_steps_[k] > 0 ? observed_s_[k] / observed_steps_[k] : NAN);
   s.dropped_clients = remote_->dropped_clients();
   const auto& p = remote_->phase_seconds();
   s.remote_phase_s = RemotePhaseSeconds{p.activations, server_s_, p.client_gradients};

@@ -10,6 +10,7 @@
 #include "manifest.hpp"
 #include "net/client_processes.hpp"
 #include "net/remote_client_parts.hpp"
+#include "net/emulated_network.hpp"
 #include "net/server.hpp"
 #include "run_settings.hpp"
 
@@ -28,12 +29,14 @@ class TcpExecutor : public StepExecutor {
 
  private:
   RunSettings settings_;
+  std::unique_ptr<EmulatedNetwork> network_;  // transport.emulate_network: outlives server and clients
   std::unique_ptr<TcpServer> server_;
   std::unique_ptr<ClientProcesses> clients_;
   RemoteClientParts* remote_ = nullptr;  // owned by the trainer
   std::unique_ptr<Trainer> trainer_;
   std::int64_t lost_samples_ = 0;
   double server_s_ = 0;  // wall seconds of the steps outside the clients' phases
+  std::vector<double> observed_s_, observed_steps_;  // per client: seconds and steps observed
 };
 
 }  // namespace psl::net
