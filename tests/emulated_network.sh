@@ -50,8 +50,9 @@ ours() { ip netns list | grep -c "^psl$(printf %x "$1")-" || true; }
 
 echo "== latency held in the senders, bandwidth from tbf"
 "$psl" run m.toml --out run --quiet > /dev/null
-observed=$(python3 -c 'import json; print(*json.load(open("run/summary.json"))["observed_step_s"])')
-read -r latency_client bandwidth_client <<< "$observed"
+# summary.json's observed_step_s: one client per line
+read -r latency_client bandwidth_client <<< "$(awk '/"observed_step_s"/ {on = 1; next} on && /]/ {exit}
+                                                    on {gsub(/[ ,]/, ""); printf "%s ", $0}' run/summary.json)"
 # Client 0: request and gradient held 0.2 s by the server, activations and answer by the client.
 awk -v o="$latency_client" 'BEGIN { exit !(o > 0.8 * 0.8 && o < 1.2 * 0.8) }' ||
   fail "client 0 observed at $latency_client s a step, expected 0.8 (4 x 200 ms) within 20%"
