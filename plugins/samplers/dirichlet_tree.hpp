@@ -159,22 +159,24 @@ class DirichletTree {
     }
   }
 
-  // Opens every pending node whose value (scale * share) is at least tau.
-  void open_down_to(double tau, double scale) {
-    for (bool opened = true; opened;) {
-      opened = false;
-      for (std::size_t i = 0; i < pending_.size();) {
-        if (scale * pending_[i].share < tau) {
-          ++i;
-          continue;
-        }
-        const Node n = pending_[i];
-        pending_[i] = pending_.back();
-        pending_.pop_back();
-        expand(n);
-        opened = true;
+  // Opens every pending node whose value (scale * share) is at least tau, in one sweep:
+  // an opened node's children join the end of the list and are looked at in turn. (Each
+  // split draws from its node's own stream, so the order of opening changes nothing.)
+  // Returns the largest value left pending (0: none).
+  double open_down_to(double tau, double scale) {
+    double largest_left = 0;
+    for (std::size_t i = 0; i < pending_.size();) {
+      if (scale * pending_[i].share < tau) {
+        largest_left = std::max(largest_left, scale * pending_[i].share);
+        ++i;
+        continue;
       }
+      const Node n = pending_[i];
+      pending_[i] = pending_.back();
+      pending_.pop_back();
+      expand(n);
     }
+    return largest_left;
   }
 
   // One largest-remainder pass of `left` seats over the leaves with room, in proportion
@@ -184,7 +186,7 @@ class DirichletTree {
     std::vector<std::pair<double, std::size_t>> rem;  // (remainder, explored index)
     std::vector<std::int64_t> add;
     for (double tau = exhaustive_ ? 0.0 : 1.0;;) {
-      open_down_to(tau, scale);
+      const double largest_pending = open_down_to(tau, scale);
       add.assign(explored_.size(), 0);
       rem.clear();
       std::int64_t given = 0;
@@ -197,8 +199,6 @@ class DirichletTree {
       }
       const std::int64_t seats = std::max<std::int64_t>(0, left - given);
       const auto sure = std::count_if(rem.begin(), rem.end(), [tau](const auto& r) { return r.first >= tau; });
-      double largest_pending = 0;
-      for (const auto& p : pending_) largest_pending = std::max(largest_pending, scale * p.share);
       if (std::int64_t(sure) >= seats || largest_pending <= 0) {
         // Every unopened leaf's remainder is below tau, so these seats are the true top.
         const auto by_remainder = [this](const auto& a, const auto& b) {
