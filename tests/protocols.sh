@@ -72,7 +72,7 @@ awk -v sl="$(sim_time sl)" -v psl="$(sim_time psl)" 'BEGIN { exit !(sl > 2 * psl
 awk -v w="$(json_number "$work/sim-sglr" weights_up)" 'BEGIN { exit !(w == 0) }' || fail "sglr never moves client weights"
 awk -v w="$(json_number "$work/sim-psl" weights_up)" 'BEGIN { exit !(w > 0) }' ||
   fail "psl (shared) sends parameter gradients up"
-echo "== with one client per step, sl is psl with a shared part, and sglr is psl with local parts"
+echo "== with one client per step: sl, and SplitFed averaging every step, are psl with a shared part; sglr is psl with local parts"
 one() { "$psl" run "$work/m.toml" --set transport.type=simulated --set sampler.type=random_clients \
           --set sampler.clients_per_step=1 --set training.epochs=1 "$@" --quiet > /dev/null; }
 one --set protocol.type=sl --out "$work/one-sl"
@@ -83,4 +83,11 @@ one --set protocol.type=sglr --set protocol.sglr.server_lr_scale=1.0 --out "$wor
 one --set protocol.type=psl --set training.client_sync=local --out "$work/one-local"
 diff <(cut -d, -f1,5,12 "$work/one-sglr/metrics.csv") <(cut -d, -f1,5,12 "$work/one-local/metrics.csv") ||
   fail "sglr with one client per step differs from psl's local parts"
+# SplitFed averaging after every step, weighted by samples used, with one client per step:
+# every part (and server copy) becomes the one that trained, so the losses are psl's shared ones.
+for p in sfl_v1 sfl_v2; do
+  one --set protocol.type=$p --set protocol.$p.round_steps=1 --out "$work/one-$p"
+  diff <(cut -d, -f1,5 "$work/one-$p/metrics.csv") <(cut -d, -f1,5 "$work/one-shared/metrics.csv") ||
+    fail "$p averaging every step with one client per step differs from psl's shared part"
+done
 echo "protocols: all checks passed"
