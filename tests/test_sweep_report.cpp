@@ -295,3 +295,16 @@ TEST_CASE("runs of several protocols: the accuracy table has a row per protocol 
   old.activation_bytes_per_sample = 1000, old.train_samples = 2000;
   CHECK(report::traffic_mb(old).up == Approx(2.0));
 }
+
+TEST_CASE("runs named without settings, given with a trailing '/', stay apart when their settings differ", "[report]") {
+  const auto dir = test::temp_dir("report-labels");
+  const auto file = test::write_file(dir, "m.toml", test::small_manifest("max_steps = 3\n", "ugs"));
+  for (const char* p : {"psl", "sglr"})
+    REQUIRE(test::run_psl(fmt::format("run {} --set protocol.type={} --out {} --quiet", file.string(), p,
+                                      (dir / p).string())).status == 0);
+  const auto found = report::find_runs({dir / "psl" / "", dir / "sglr" / ""});
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].group != found[1].group);  // averaged together before: both labelled "ugs K=4 B=..."
+  CHECK(report::group_stats(found).size() == 2);
+  CHECK_THAT(found[1].group, Contains("sglr"));
+}

@@ -199,8 +199,10 @@ SettingsDiff settings_diff(const std::vector<Run>& runs) {
     per_run.resize(runs.size());
     if (k == "name" || k == "training.threads" || k == "plugin_paths") continue;  // not what a run computes
     std::vector<std::string> distinct;
-    for (const auto& v : per_run)
-      if (std::find(distinct.begin(), distinct.end(), v) == distinct.end()) distinct.push_back(v);
+    for (const auto& v : per_run) {
+      const std::string shown = v.empty() ? "(not set)" : v;  // e.g. a parameter of one protocol only
+      if (std::find(distinct.begin(), distinct.end(), shown) == distinct.end()) distinct.push_back(shown);
+    }
     if (distinct.size() == 1) d.fixed.emplace_back(k, distinct[0]);
     else d.varying.emplace_back(k, distinct);
   }

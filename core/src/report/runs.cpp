@@ -23,21 +23,23 @@ std::string group_key(const std::string& manifest) {
 
 // A readable label for a group: its folder name without the seed, or its main settings.
 std::string label_for(const Run& r) {
-  std::string name = r.dir.filename().string();
+  std::string name = r.dir.filename().string();  // find_runs gives folders without a trailing '/'
   if (name.find('=') != std::string::npos) {
     name = std::regex_replace(name, std::regex(R"((^|,)seed=[^,]*)"), "");
     if (!name.empty() && name[0] == ',') name.erase(0, 1);
     if (!name.empty()) return name;
   }
   const auto& s = r.summary;
-  return fmt::format("{} K={} B={}", s.sampler, s.num_clients, s.batch_size);
+  return fmt::format("{}{} K={} B={}", s.protocol == "psl" ? "" : s.protocol + " ", s.sampler, s.num_clients,
+                     s.batch_size);
 }
 
 }  // namespace
 
 std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
   std::vector<fs::path> dirs;
-  for (const auto& p : paths) {
+  for (const auto& given : paths) {
+    const fs::path p = given.has_filename() ? given : given.parent_path();  // "runs/x/" is the folder runs/x
     if (!fs::is_directory(p)) throw std::runtime_error(fmt::format("{}: not a folder", p.string()));
     if (fs::exists(p / "summary.json")) dirs.push_back(p);
     std::vector<fs::path> children;
@@ -66,7 +68,13 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
     r.metrics = MetricsLog::read(d / "metrics.csv");
     r.manifest = read_file(d / "manifest.toml");
     const auto key = group_key(r.manifest);
-    if (!labels.count(key)) labels[key] = label_for(r);
+    if (!labels.count(key)) {
+      // Two groups never share a label (their runs would be averaged together).
+      std::string label = label_for(r);
+      for (int n = 2; std::any_of(labels.begin(), labels.end(), [&](const auto& kv) { return kv.second == label; }); ++n)
+        label = fmt::format("{} ({})", label_for(r), n);
+      labels[key] = label;
+    }
     r.group = labels[key];
     runs.push_back(std::move(r));
   }
