@@ -55,8 +55,7 @@ void ProtocolPlan::plan(PlannedStep& step, const std::vector<double>& client_tim
   const double K = double(config_.num_clients);
   const double W = config_.part_weight_bytes, P = config_.part_parameter_bytes;
   StepBytes& bytes = step.bytes;
-  bytes.activations = double(step.batch_size) * (config_.bytes_per_sample + config_.label_bytes_per_sample);
-  bytes.gradients = double(step.batch_size) * config_.bytes_per_sample;
+  bytes = cut_layer_bytes(step.batch_size, config_.bytes_per_sample);
 
   // Per pass: its slowest client, its samples, and a hand-over before it.
   double handover_s = 0, server_done = 0, in_turn_s = 0, sequential_s = 0;

@@ -18,7 +18,6 @@ struct ProtocolPlanConfig {
   std::int64_t num_clients = 0;
   std::uint64_t seed = 1;
   double bytes_per_sample = 0;     // activation bytes per sample (as the time model prices)
-  double label_bytes_per_sample = 8;
   double part_parameter_bytes = 0; // the client part's parameters (their gradients and updates are as large)
   double part_weight_bytes = 0;    // parameters and buffers (what averages and hand-overs send)
 };

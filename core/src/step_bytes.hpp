@@ -1,6 +1,8 @@
 // The bytes a training step puts on the network.
 #pragma once
 
+#include <cstdint>
+
 namespace psl {
 
 // What a step puts on the network, in bytes of tensor payload. Up: activations with
@@ -15,5 +17,12 @@ struct StepBytes {
     return *this;
   }
 };
+
+// Every step's cut-layer traffic: each sample's activations and its int64 label up, the
+// activations' gradient down.
+inline StepBytes cut_layer_bytes(std::int64_t batch_size, double activation_bytes_per_sample) {
+  const double b = double(batch_size);
+  return {b * (activation_bytes_per_sample + 8), b * activation_bytes_per_sample, 0, 0};
+}
 
 }  // namespace psl

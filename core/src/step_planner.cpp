@@ -224,12 +224,9 @@ PlannedStep StepPlanner::next() {
     const StepTime st = step_time(std::move(kept_times), step.batch_size, delay_.server_s_per_sample());
     step.step_time_s = st.total_s;
     step.straggler_wait_s = st.straggler_wait_s;
-    Pass all;
-    for (std::size_t i = 0; i < step.takes.size(); ++i) all.takes.push_back(i);
-    step.schedule.passes.push_back(std::move(all));
+    step.schedule = one_pass_schedule(step.takes.size());
     step.hand_over_from.push_back(-1);
-    step.bytes.activations = double(step.batch_size) * (config_.bytes_per_sample + 8);
-    step.bytes.gradients = double(step.batch_size) * config_.bytes_per_sample;
+    step.bytes = cut_layer_bytes(step.batch_size, config_.bytes_per_sample);
   }
   step.availability_wait_s = waited;
   step.step_time_s += waited;  // the clock shows the wait

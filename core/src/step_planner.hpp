@@ -47,6 +47,14 @@ struct PlannedStep {
   StepBytes bytes;                      // what the schedule sends, as the time model prices it
 };
 
+// A step planned without a protocol: all its takes in one pass (psl's schedule).
+inline StepSchedule one_pass_schedule(std::size_t takes) {
+  StepSchedule s;
+  s.passes.emplace_back();
+  for (std::size_t i = 0; i < takes; ++i) s.passes[0].takes.push_back(i);
+  return s;
+}
+
 // Client k's sample order in an epoch: its sorted shard, shuffled by its own stream, so a
 // real client can recompute it alone.
 void shuffle_client_order(std::vector<std::int64_t>& shard, std::uint64_t seed, std::int64_t epoch, std::int64_t client);

@@ -53,11 +53,9 @@ ServerPart& Trainer::server_for(std::int64_t client) {
 
 namespace {
 // The part of a planned step that one pass trains: its takes, their samples and offsets.
-PlannedStep pass_of(const PlannedStep& step, const Pass& pass) {
+// `starts[i]`: where take i's samples begin in step.indices.
+PlannedStep pass_of(const PlannedStep& step, const Pass& pass, const std::vector<std::int64_t>& starts) {
   if (pass.takes.size() == step.takes.size()) return step;  // the whole step (takes are never repeated)
-  std::vector<std::int64_t> starts;  // where each take's samples begin in step.indices
-  std::int64_t at = 0;
-  for (const auto& t : step.takes) starts.push_back(std::exchange(at, at + t.count));
   PlannedStep out;
   out.epoch = step.epoch;
   out.step = step.step;
@@ -74,17 +72,17 @@ PlannedStep pass_of(const PlannedStep& step, const Pass& pass) {
 }  // namespace
 
 double Trainer::step(const PlannedStep& step) {
-  StepSchedule one_pass;  // a step planned without a protocol: all takes in one pass
-  if (step.schedule.passes.empty()) {
-    one_pass.passes.emplace_back();
-    for (std::size_t i = 0; i < step.takes.size(); ++i) one_pass.passes[0].takes.push_back(i);
-  }
-  const StepSchedule& schedule = step.schedule.passes.empty() ? one_pass : step.schedule;
+  const StepSchedule planned_without =
+      step.schedule.passes.empty() ? one_pass_schedule(step.takes.size()) : StepSchedule{};
+  const StepSchedule& schedule = step.schedule.passes.empty() ? planned_without : step.schedule;
+  std::vector<std::int64_t> starts;  // where each take's samples begin in step.indices, once per step
+  std::int64_t at = 0;
+  for (const auto& t : step.takes) starts.push_back(std::exchange(at, at + t.count));
   double loss_sum = 0, single_loss = NAN;
   std::int64_t trained = 0, passes_trained = 0;
   for (std::size_t p = 0; p < schedule.passes.size(); ++p) {
     const Pass& pass = schedule.passes[p];
-    const PlannedStep part = pass_of(step, pass);
+    const PlannedStep part = pass_of(step, pass, starts);
     const std::int64_t first_client = part.takes.front().client;
     if (p < step.hand_over_from.size() && step.hand_over_from[p] >= 0)
       clients_->hand_over(step.hand_over_from[p], first_client);
