@@ -10,6 +10,7 @@
 #include "run_folder.hpp"
 #include "sampling_harness.hpp"
 #include "client_part.hpp"
+#include "client_rows.hpp"
 #include "in_process_executor.hpp"
 #include "trainer.hpp"
 
@@ -30,6 +31,13 @@ std::filesystem::path run(const std::string& name, const std::string& extra_trai
 }
 
 RunSummary summary(const std::filesystem::path& dir) { return read_run_summary(dir); }
+
+// The bundled fmnist_cnn model with its default parameters.
+std::unique_ptr<SplitModel> fmnist_cnn() {
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");
+  return test::bundled().make<SplitModel>(Kind::Model, "fmnist_cnn", ctx);
+}
 
 // metrics.csv without the wall-time column, which is the only thing allowed to differ.
 std::vector<std::string> metrics_without_wall_time(const std::filesystem::path& dir) {
@@ -166,9 +174,7 @@ TEST_CASE("fused and per-client client passes give the same parameters", "[train
 TEST_CASE("a client part's state round-trips through plain tensors, optimizer state included", "[training]") {
   for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
     INFO(to_string(kind));
-    Context ctx;
-    ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");
-    auto model = test::bundled().make<SplitModel>(Kind::Model, "fmnist_cnn", ctx);
+    auto model = fmnist_cnn();
     const OptimizerSettings o{kind, 0.05, 0.9, 0.001};
     torch::manual_seed(5);
     ClientPart a(model->build({1, 28, 28}, 10).client, o), b(model->build({1, 28, 28}, 10).client, o);
@@ -187,6 +193,56 @@ TEST_CASE("a client part's state round-trips through plain tensors, optimizer st
     auto wrong = a.state();
     wrong.pop_back();
     CHECK_THROWS_AS(b.set_state(wrong), std::invalid_argument);
+  }
+}
+
+TEST_CASE("clients' parts kept as rows train exactly as parts of their own", "[training][rows]") {
+  for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
+    INFO(to_string(kind));
+    auto model = fmnist_cnn();
+    const OptimizerSettings o{kind, 0.05, 0.9, 0.001};
+    torch::manual_seed(6);
+    const ClientPart initial(model->build({1, 28, 28}, 10).client, o);
+    ClientRows rows(initial, 3);
+    std::vector<std::unique_ptr<ClientPart>> own, working;
+    for (int k = 0; k < 3; ++k) {
+      own.push_back(std::make_unique<ClientPart>(model->build({1, 28, 28}, 10).client, o));
+      own.back()->set_state(initial.state());
+      working.push_back(std::make_unique<ClientPart>(model->build({1, 28, 28}, 10).client, o));
+    }
+    const auto train = [](ClientPart& p, const at::Tensor& x) {
+      p.optimizer->zero_grad();
+      p.module->forward(x).pow(2).sum().backward();
+      p.optimizer->step();
+    };
+    // Steps with different clients; within a step each take has its own working part,
+    // and a working part serves another client in the next step.
+    const std::vector<std::vector<std::int64_t>> steps{{0, 2}, {1}, {2, 0, 1}, {1, 2}};
+    for (const auto& clients : steps) {
+      for (std::size_t i = 0; i < clients.size(); ++i) {
+        const auto x = torch::randn({3, 1, 28, 28});
+        rows.bind(clients[i], *working[i]);
+        train(*working[i], x);
+        rows.keep_optimizer_state(clients[i], *working[i]);
+        train(*own[std::size_t(clients[i])], x);
+      }
+    }
+    for (std::int64_t k = 0; k < 3; ++k) {
+      const auto a = rows.weights(k), b = own[std::size_t(k)]->weights();
+      REQUIRE(a.size() == b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) CHECK(at::equal(a[i], b[i]));
+      // Bound again, a working part holds the client's optimizer state too.
+      rows.bind(k, *working[0]);
+      const auto sa = working[0]->optimizer_state(), sb = own[std::size_t(k)]->optimizer_state();
+      for (std::size_t i = 0; i < sa.size(); ++i) CHECK(at::equal(sa[i], sb[i]));
+    }
+    // A hand-over moves weights only; storing a part writes both.
+    rows.copy_weights(0, 1);
+    CHECK(at::equal(rows.weights(1)[0], own[0]->weights()[0]));
+    rows.store(2, *own[1]);
+    CHECK(at::equal(rows.weights(2)[0], own[1]->weights()[0]));
+    rows.bind(2, *working[1]);
+    CHECK(at::equal(working[1]->optimizer_state()[0], own[1]->optimizer_state()[0]));
   }
 }
 

@@ -364,7 +364,7 @@ int main(int argc, char** argv) {
   }
 
   if (wants(5)) {
-    fmt::print("5. peak memory of a simulated run (fmnist_cnn, shared sync, 20 steps)\n");
+    fmt::print("5. peak memory of a simulated run (fmnist_cnn, 20 steps)\n");
     // Peak resident memory (VmHWM) of one run, from its summary.json.
     const auto peak_mib = [](const std::string& manifest) {
       const auto file = write_manifest("mem", manifest);
@@ -385,6 +385,28 @@ int main(int argc, char** argv) {
     }
     fmt::print("  synthetic N=2M: K=16 {} MiB, K=1000000 {} MiB; per extra client {} bytes (target well under 1024)\n",
                show(stats(few)), show(stats(many)), show(stats(per_client)));
+
+    // Training with a client part per client (`local`): the same data over 1,000 and
+    // 100,000 clients. The model's share of a client should be its part's parameters and
+    // optimizer state (plain SGD: none), on top of the sampling state measured above.
+    const auto ex = psl::load_experiment(write_manifest("part", training_manifest(64, "local", 1, 0)), {}, registry);
+    psl::Context ctx;
+    ctx.params = ex.model.params;
+    const auto part = registry.make<psl::SplitModel>(psl::Kind::Model, ex.model.type, ctx)->build({1, 28, 28}, 10).client;
+    double part_bytes = 0;
+    for (const auto& p : part->parameters()) part_bytes += double(p.numel() * p.element_size());
+    std::vector<double> local_few, local_many, local_per_client, local_speed;
+    for (int r = 0; r < reps; ++r) {
+      local_few.push_back(peak_mib(training_manifest(1000, "local", 20, 0, "simulated", synthetic, "type = \"iid\"")));
+      local_many.push_back(peak_mib(training_manifest(100000, "local", 20, 0, "simulated", synthetic, "type = \"iid\"")));
+      local_speed.push_back(read_run_summary(g_work / "mem").samples_per_s);
+      local_per_client.push_back((local_many.back() - local_few.back()) * 1024 * 1024 / (100000 - 1000));
+    }
+    fmt::print(
+        "  local sync, synthetic N=2M: K=1000 {} MiB, K=100000 {} MiB ({} samples/s); per extra client {} bytes, of "
+        "which the client part's parameters are {:.0f}\n",
+        show(stats(local_few)), show(stats(local_many)), show(stats(local_speed)), show(stats(local_per_client)),
+        part_bytes);
   }
   fs::remove_all(g_work);
   return 0;

@@ -65,6 +65,12 @@ void ClientPart::set_weights(const std::vector<at::Tensor>& w) {
 std::vector<at::Tensor> ClientPart::state() const {
   std::vector<at::Tensor> out;
   for (const auto& w : weights()) out.push_back(w.clone());
+  for (auto& slot : optimizer_state()) out.push_back(std::move(slot));
+  return out;
+}
+
+std::vector<at::Tensor> ClientPart::optimizer_state() const {
+  std::vector<at::Tensor> out;
   const auto& states = optimizer->state();
   const bool adam = slots_per_parameter(*optimizer) == 4;
   for (const auto& p : module->parameters()) {
@@ -89,17 +95,26 @@ std::vector<at::Tensor> ClientPart::state() const {
 }
 
 void ClientPart::set_state(const std::vector<at::Tensor>& state) {
-  const auto params = module->parameters();
-  const std::size_t n_weights = params.size() + module->buffers().size();
-  const std::size_t slots = slots_per_parameter(*optimizer);
-  if (state.size() != n_weights + slots * params.size())
+  const std::size_t n_weights = module->parameters().size() + module->buffers().size();
+  const std::size_t n_slots = slots_per_parameter(*optimizer) * module->parameters().size();
+  if (state.size() != n_weights + n_slots)
     throw std::invalid_argument(fmt::format("{} state tensors, the client part with its optimizer has {}", state.size(),
-                                            n_weights + slots * params.size()));
-  set_weights(std::vector<at::Tensor>(state.begin(), state.begin() + std::ptrdiff_t(n_weights)));
+                                            n_weights + n_slots));
+  const auto split = state.begin() + std::ptrdiff_t(n_weights);
+  set_weights(std::vector<at::Tensor>(state.begin(), split));
+  set_optimizer_state(std::vector<at::Tensor>(split, state.end()));
+}
+
+void ClientPart::set_optimizer_state(const std::vector<at::Tensor>& slots_in) {
+  const auto params = module->parameters();
+  const std::size_t slots = slots_per_parameter(*optimizer);
+  if (slots_in.size() != slots * params.size())
+    throw std::invalid_argument(fmt::format("{} optimizer state tensors, the optimizer has {}", slots_in.size(),
+                                            slots * params.size()));
   auto& states = optimizer->state();
   states.clear();
   for (std::size_t i = 0; i < params.size(); ++i) {
-    const at::Tensor* slot = &state[n_weights + slots * i];
+    const at::Tensor* slot = &slots_in[slots * i];
     for (std::size_t j = slots == 4 ? 1 : 0; j < slots; ++j)
       if (slot[j].numel() && slot[j].sizes() != params[i].sizes())
         throw std::invalid_argument(fmt::format("optimizer state of parameter {} has the wrong shape", i));

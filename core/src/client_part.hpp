@@ -41,6 +41,9 @@ struct ClientPart {
   // that can cross the wire or go into a file.
   std::vector<at::Tensor> state() const;
   void set_state(const std::vector<at::Tensor>& state);  // throws std::invalid_argument on a mismatch
+  // The optimizer's part of state(): its per-parameter slots alone.
+  std::vector<at::Tensor> optimizer_state() const;
+  void set_optimizer_state(const std::vector<at::Tensor>& slots);  // throws std::invalid_argument on a mismatch
 };
 
 // Parameters then buffers of a module: what an average or an evaluation needs.

@@ -5,23 +5,50 @@
 
 namespace psl {
 
+namespace {
+// Whether Module::clone() works for the whole tree: a plugin's own module type may not
+// derive from torch::nn::Cloneable, and then clone() throws.
+bool can_clone(const torch::nn::Module& module) {
+  try {
+    module.clone();
+    return true;
+  } catch (const c10::Error&) {
+    return false;
+  }
+}
+}  // namespace
+
 LocalClientParts::LocalClientParts(const SplitModel& model, torch::nn::Sequential initial, const Dataset& data,
                                    std::int64_t clients, PartLayout layout, const OptimizerSettings& optimizer,
                                    bool fused)
-    : data_(data), layout_(layout), fused_(fused && layout == PartLayout::Shared) {
-  const auto shape = data.sample_shape();
-  const auto classes = data.num_classes();
+    : model_(model),
+      initial_(initial),
+      data_(data),
+      layout_(layout),
+      optimizer_(optimizer),
+      fused_(fused && layout == PartLayout::Shared),
+      cloneable_(can_clone(*initial)) {
+  parts_.push_back(std::make_unique<ClientPart>(initial, optimizer));
   if (layout == PartLayout::PerClient) {
-    for (std::int64_t k = 1; k < clients; ++k) {
-      auto replica = model.build(shape, classes).client;
-      copy_weights(*initial, *replica);  // every client starts from the same weights
-      parts_.push_back(std::make_unique<ClientPart>(replica, optimizer));
-    }
-    parts_.insert(parts_.begin(), std::make_unique<ClientPart>(initial, optimizer));
-    scratch_ = model.build(shape, classes).client;
-  } else {
-    parts_.push_back(std::make_unique<ClientPart>(initial, optimizer));
+    rows_.emplace(*parts_[0], clients);  // every client starts from the same weights
+    scratch_ = replica();
   }
+}
+
+// Another module of the client part's architecture (for a working part, whose own weights
+// never matter: it is bound to a client's rows before each use). A deep copy where each
+// module can copy itself, otherwise a new build: building the whole network and dropping
+// its server part left 640 KB of fragmented heap behind each time.
+torch::nn::Sequential LocalClientParts::replica() const {
+  if (cloneable_) return torch::nn::Sequential(std::dynamic_pointer_cast<torch::nn::SequentialImpl>(initial_->clone()));
+  auto built = model_.build(data_.sample_shape(), data_.num_classes()).client;
+  copy_weights(*initial_, *built);
+  return built;
+}
+
+ClientPart& LocalClientParts::working_part(std::size_t take) {
+  while (parts_.size() <= take) parts_.push_back(std::make_unique<ClientPart>(replica(), optimizer_));
+  return *parts_[take];
 }
 
 ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
@@ -33,12 +60,18 @@ ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(step.indices[i])];
   out.labels = torch::tensor(y);
   const at::Tensor x = data_.features(Split::Train, step.indices);
-  if (fused_) {
+  if (layout_ == PartLayout::Shared && fused_) {
     activations_.push_back(parts_[0]->module->forward(x));
   } else {
     std::int64_t at = 0;
-    for (const auto& t : step.takes) {
-      activations_.push_back(part_of(t.client).module->forward(x.narrow(0, at, t.count)));
+    for (std::size_t i = 0; i < step.takes.size(); ++i) {
+      const auto& t = step.takes[i];
+      ClientPart* part = parts_[0].get();
+      if (rows_) {
+        part = &working_part(i);
+        rows_->bind(t.client, *part);
+      }
+      activations_.push_back(part->module->forward(x.narrow(0, at, t.count)));
       at += t.count;
     }
   }
@@ -57,61 +90,73 @@ void LocalClientParts::backward(const PlannedStep& step, const std::vector<at::T
     ++parts_[0]->version;
   } else {
     for (std::size_t i = 0; i < activations_.size(); ++i) {
-      ClientPart& part = part_of(step.takes[i].client);
+      ClientPart& part = *parts_[i];  // bound to the take's client in forward
       part.optimizer->zero_grad();
       activations_[i].backward(gradients[i]);
-      part.optimizer->step();
-      ++part.version;
+      part.optimizer->step();  // writes the client's rows in place
+      rows_->keep_optimizer_state(step.takes[i].client, part);
+      ++rows_->version(step.takes[i].client);
     }
   }
   activations_.clear();
 }
 
-namespace {
-std::vector<std::vector<at::Tensor>> all_weights(const std::vector<std::unique_ptr<ClientPart>>& parts) {
+std::vector<std::vector<at::Tensor>> LocalClientParts::all_weights() const {
   std::vector<std::vector<at::Tensor>> out;
-  for (const auto& p : parts) out.push_back(p->weights());
+  for (std::int64_t k = 0; k < rows_->clients(); ++k) out.push_back(rows_->weights(k));
   return out;
 }
-}  // namespace
 
 void LocalClientParts::average(const std::vector<double>& weights) {
-  weighted_average(all_weights(parts_), weights, *scratch_);
-  for (auto& p : parts_) {
-    copy_weights(*scratch_, *p->module);
-    ++p->version;
-  }
+  weighted_average(all_weights(), weights, *scratch_);
+  rows_->set_all_weights(weights_of(*scratch_));
+  for (std::int64_t k = 0; k < rows_->clients(); ++k) ++rows_->version(k);
 }
 
 void LocalClientParts::hand_over(std::int64_t from, std::int64_t to) {
-  ClientPart& receiver = part_of(to);
-  copy_weights(*part_of(from).module, *receiver.module);
-  ++receiver.version;
+  rows_->copy_weights(from, to);
+  ++rows_->version(to);
 }
 
 torch::nn::Sequential LocalClientParts::evaluation_part(const std::vector<double>& weights) {
   if (layout_ == PartLayout::Shared) return parts_[0]->module;
-  weighted_average(all_weights(parts_), weights, *scratch_);
+  weighted_average(all_weights(), weights, *scratch_);
   return scratch_;
 }
 
+// One module and one optimizer archive per client, as when every client had its own
+// part object (checkpoints of either form load into the other).
 void LocalClientParts::save(torch::serialize::OutputArchive& archive) {
-  for (std::size_t k = 0; k < parts_.size(); ++k) {
+  const std::int64_t clients = rows_ ? rows_->clients() : 1;
+  for (std::int64_t k = 0; k < clients; ++k) {
+    // The archive keeps the tensors it is given until it is written out, so each client
+    // needs tensors of its own: a working part bound to the rows would leave every entry
+    // naming the last client's.
+    std::unique_ptr<ClientPart> copy;
+    if (rows_) {
+      copy = std::make_unique<ClientPart>(replica(), optimizer_);
+      copy->set_weights(rows_->weights(k));
+      copy->set_optimizer_state(rows_->optimizer_state(k));
+    }
+    const ClientPart& part = rows_ ? *copy : *parts_[0];
     torch::serialize::OutputArchive client, opt;
-    parts_[k]->module->save(client);
-    parts_[k]->optimizer->save(opt);
+    part.module->save(client);
+    part.optimizer->save(opt);
     archive.write(fmt::format("client{}", k), client);
     archive.write(fmt::format("client_opt{}", k), opt);
   }
 }
 
 void LocalClientParts::load(torch::serialize::InputArchive& archive) {
-  for (std::size_t k = 0; k < parts_.size(); ++k) {
+  const std::int64_t clients = rows_ ? rows_->clients() : 1;
+  for (std::int64_t k = 0; k < clients; ++k) {
+    ClientPart& part = *parts_[0];
     torch::serialize::InputArchive client, opt;
     archive.read(fmt::format("client{}", k), client);
     archive.read(fmt::format("client_opt{}", k), opt);
-    parts_[k]->module->load(client);
-    parts_[k]->optimizer->load(opt);
+    part.module->load(client);  // replaces the module's tensors (not a copy into the rows)
+    part.optimizer->load(opt);
+    if (rows_) rows_->store(k, part);
   }
 }
 

@@ -4,8 +4,11 @@
 #include <memory>
 #include <vector>
 
+#include <optional>
+
 #include "client_part.hpp"
 #include "client_parts.hpp"
+#include "client_rows.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/split_model.hpp"
 
@@ -13,9 +16,10 @@ namespace psl {
 
 class LocalClientParts : public ClientParts {
  public:
-  // `initial` is the seeded client part every client starts from; PerClient builds one
-  // more copy per client from `model`. `fused` (Shared only): one forward and backward
-  // call for the whole batch instead of one per take (same numbers up to rounding).
+  // `initial` is the seeded client part every client starts from; PerClient keeps each
+  // client's copy as rows (client_rows.hpp) and trains a step's takes on working parts.
+  // `fused` (Shared only): one forward and backward call for the whole batch instead of
+  // one per take (same numbers up to rounding).
   LocalClientParts(const SplitModel& model, torch::nn::Sequential initial, const Dataset& data, std::int64_t clients,
                    PartLayout layout, const OptimizerSettings& optimizer, bool fused);
 
@@ -28,14 +32,22 @@ class LocalClientParts : public ClientParts {
   void load(torch::serialize::InputArchive& archive) override;
 
  private:
-  ClientPart& part_of(std::int64_t client) { return *parts_[layout_ == PartLayout::Shared ? 0 : std::size_t(client)]; }
+  torch::nn::Sequential replica() const;
+  ClientPart& working_part(std::size_t take);  // PerClient: the part that trains the step's take-th take
+  std::vector<std::vector<at::Tensor>> all_weights() const;
 
+  const SplitModel& model_;
+  torch::nn::Sequential initial_;
   const Dataset& data_;
   PartLayout layout_;
-  bool fused_;
-  std::vector<std::unique_ptr<ClientPart>> parts_;  // one (Shared) or one per client
-  torch::nn::Sequential scratch_{nullptr};          // PerClient: the average, for evaluation
-  std::vector<at::Tensor> activations_;             // per piece, with its autograd graph, until backward
+  OptimizerSettings optimizer_;
+  bool fused_, cloneable_;
+  // Shared: the one part. PerClient: working parts, one per take of a step, bound to the
+  // take's client's rows (parts_[0] also serves save and load).
+  std::vector<std::unique_ptr<ClientPart>> parts_;
+  std::optional<ClientRows> rows_;                 // PerClient: every client's part
+  torch::nn::Sequential scratch_{nullptr};         // PerClient: the average, for evaluation
+  std::vector<at::Tensor> activations_;            // per piece, with its autograd graph, until backward
 };
 
 }  // namespace psl
