@@ -25,11 +25,12 @@ struct Harness {
   std::unique_ptr<StepPlanner> planner;
 
   // sizes[k] samples for client k; labels cycle through `classes` (or, with
-  // one_class_per_client, client k holds only class k mod classes).
+  // one_class_per_client, client k holds only class k mod classes). label_aware: the
+  // sampler may see label histograms.
   Harness(const std::string& sampler_type, const std::vector<std::int64_t>& sizes, std::int64_t batch_size,
           std::map<std::string, ParamValue> sampler_params = {}, const std::string& delay_type = "constant",
           std::map<std::string, ParamValue> delay_params = {}, std::uint64_t seed = 1, double deadline = 0,
-          std::int64_t classes = 10, bool one_class_per_client = false) {
+          std::int64_t classes = 10, bool one_class_per_client = false, bool label_aware = false) {
     Partition partition;
     std::int64_t next = 0;
     for (auto n : sizes) {
@@ -55,6 +56,7 @@ struct Harness {
     pc.num_classes = classes;
     pc.bytes_per_sample = 1000;
     pc.step_deadline_s = deadline;
+    pc.label_aware = label_aware;
     pc.seed = seed;
     pc.sampler_name = sampler_type;
     planner = std::make_unique<StepPlanner>(std::move(partition), labels, *sampler, *delay, pc);

@@ -32,6 +32,14 @@ TEST_CASE("every sampler uses every sample exactly once per epoch", "[sampler]")
       }
     }
   }
+  // LDS with slow clients gated, under both share draws.
+  const std::map<std::string, ParamValue> stragglers = {{"fraction", 0.2}, {"slowdown", 10.0}, {"latency_s", 0.05}};
+  for (const std::string shares : {"dirichlet", "uniform"})
+    for (std::int64_t B : {1, 16, 128}) {
+      INFO("lds shares=" << shares << " B=" << B);
+      Harness h("lds", kSkewed, B, {{"shares", shares}}, "straggler", stragglers);
+      for (std::int64_t e = 0; e < 3; ++e) require_each_sample_once(h.epoch(e), total(kSkewed));
+    }
 }
 
 TEST_CASE("ugs takes exactly ceil(N/B) steps of sizes differing by at most one", "[sampler][ugs]") {
@@ -148,6 +156,17 @@ TEST_CASE("lds with delta 0 and c = 1 matches ugs's batch deviation; larger c lo
   CHECK(lds_big.mean < 0.5 * ugs.mean);
 }
 
+TEST_CASE("lds with uniform shares and delta 0 draws as ugs does", "[sampler][lds][statistics]") {
+  // No client is slow, so no gate: the whole batch is a uniform draw from the pool.
+  const std::vector<std::int64_t> sizes(20, 200);
+  auto ugs_h = Harness("ugs", sizes, 64, {}, "constant", {}, 5, 0, 10, true);
+  auto lds_h = Harness("lds", sizes, 64, {{"delay_skew", 0.0}, {"shares", std::string("uniform")}}, "constant", {}, 5, 0,
+                       10, true);
+  const auto ugs = deviation(ugs_h, 30), lds = deviation(lds_h, 30);
+  INFO("ugs " << ugs.mean << " +- " << ugs.standard_error << ", lds uniform " << lds.mean << " +- " << lds.standard_error);
+  CHECK(std::abs(lds.mean - ugs.mean) < 5 * std::hypot(ugs.standard_error, lds.standard_error));
+}
+
 TEST_CASE("lds sums to B in every step but the last", "[sampler][lds]") {
   for (double c : {0.05, 1.0, 50.0}) {
     Harness h("lds", kSkewed, 64, {{"concentration", c}});
@@ -178,17 +197,53 @@ TEST_CASE("lds with delta > 0 puts slow clients in fewer steps, spread over the 
     if (slow_used_by_half) *slow_used_by_half = double(slow_first_half) / double(slow_total);
     return with_slow;
   };
-  double gate_half = 0, defer_half = 0;
+  double gate_half = 0, defer_half = 0, uniform_half = 0;
   const auto ugs = steps_with_slow("ugs", {}, nullptr);
   const auto gated = steps_with_slow("lds", {{"delay_skew", 0.5}}, &gate_half);
   const auto deferred = steps_with_slow("lds", {{"delay_skew", 2.0}, {"pacing", std::string("defer")}}, &defer_half);
-  INFO("steps with a slow client: ugs " << ugs << ", lds gate " << gated << ", lds defer " << deferred);
+  const auto uniform = steps_with_slow("lds", {{"delay_skew", 0.5}, {"shares", std::string("uniform")}}, &uniform_half);
+  INFO("steps with a slow client: ugs " << ugs << ", lds gate " << gated << ", lds defer " << deferred
+                                        << ", lds gate with uniform shares " << uniform);
   CHECK(gated < ugs / 2);
   CHECK(deferred < ugs / 2);
+  CHECK(uniform < ugs / 2);
   // Gating keeps the slow clients' data on pace with the epoch; deferring pushes it late.
-  INFO("share of slow data used in the first half: gate " << gate_half << ", defer " << defer_half);
+  INFO("share of slow data used in the first half: gate " << gate_half << ", defer " << defer_half << ", uniform "
+                                                          << uniform_half);
   CHECK(gate_half > 0.35);
+  CHECK(uniform_half > 0.35);
   CHECK(defer_half < gate_half);
+}
+
+TEST_CASE("lds with label histograms offsets the slow clients' label mix with the fast clients'", "[sampler][lds]") {
+  // One class per client: a step's label mix is its counts, and the gated slow clients'
+  // heavy shares skew the steps they join unless the fast clients make up for them.
+  const std::vector<std::int64_t> sizes(40, 100);
+  const std::map<std::string, ParamValue> stragglers = {{"fraction", 0.1}, {"slowdown", 10.0}, {"latency_s", 0.05}};
+  struct Outcome {
+    double mean_deviation = 0;
+    std::int64_t steps_with_slow = 0, samples = 0;
+  };
+  auto run = [&](bool label_aware) {
+    Harness h("lds", sizes, 64, {}, "straggler", stragglers, 2, 0, 10, true, label_aware);
+    Outcome out;
+    const auto steps = h.epoch(0);
+    for (const auto& s : steps) {
+      out.mean_deviation += s.batch_deviation / double(steps.size());
+      out.samples += s.batch_size;
+      bool slow = false;
+      for (const auto& t : s.takes) slow = slow || h.delay->expected(t.client).latency_s > 0.1;
+      out.steps_with_slow += slow;
+    }
+    return out;
+  };
+  const auto plain = run(false), balanced = run(true);
+  INFO("mean deviation " << plain.mean_deviation << " -> " << balanced.mean_deviation << "; steps with a slow client "
+                         << plain.steps_with_slow << " -> " << balanced.steps_with_slow);
+  CHECK(balanced.samples == 4000);  // every sample once (the planner also refuses otherwise)
+  CHECK(balanced.mean_deviation < 0.7 * plain.mean_deviation);
+  // The slow clients keep their pace: about as few steps pay for them.
+  CHECK(std::abs(balanced.steps_with_slow - plain.steps_with_slow) <= plain.steps_with_slow / 5 + 1);
 }
 
 TEST_CASE("latency estimates fit a real client's observed step times", "[sampler][latency]") {

@@ -12,11 +12,20 @@
 //     when they do). One uniform draw per step opens the gates, so the slow clients
 //     share the same few heavy steps, spread evenly through the epoch.
 //
+// shares = "uniform" keeps the gates and the slow clients' paced shares but draws the
+// rest of the batch like UGS, uniformly without replacement from the fast clients' data
+// (with delta = 0 it is UGS). shares = "dirichlet" is the paper's draw.
+//
 // The draw and the rounding run on a tree over the clients (dirichlet_tree.hpp), at
 // O(B log K) per step for c near 1 rather than a gamma variate for every client.
 //
 // With availability, R and R_k are the online clients' (an offline client's leaf holds
 // nothing until it is back).
+//
+// With label histograms granted (`sampler.label_aware = true`) and balance_labels on,
+// the drawn counts of the step's fast clients are then shifted toward the training set's
+// label mix (label_balance.hpp): the gated slow clients' heavy shares tilt the label mix
+// of the steps they join, and the fast clients offset it.
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>
 
@@ -26,7 +35,9 @@
 #include <random>
 
 #include "dirichlet_tree.hpp"
+#include "label_balance.hpp"
 #include "online_clients.hpp"
+#include "weighted_pool.hpp"
 
 namespace {
 
@@ -38,10 +49,17 @@ enum Channel { kFastRemaining = 0, kSlowPaced = 1, kSlowRemaining = 2, kDeferWei
 
 class LatentDirichlet : public psl::Sampler {
  public:
-  LatentDirichlet(std::int64_t batch_size, double concentration, double delay_skew, bool gate)
-      : batch_size_(batch_size), c_(concentration), delta_(delay_skew), gate_(gate) {}
+  LatentDirichlet(std::int64_t batch_size, double concentration, double delay_skew, bool gate, bool uniform,
+                  bool balance_labels)
+      : batch_size_(batch_size),
+        c_(concentration),
+        delta_(delay_skew),
+        gate_(gate),
+        uniform_(uniform && gate),
+        balance_labels_(balance_labels) {}
 
   void begin_epoch(const psl::ClientState& clients, psl::Rng&) override {
+    if (balance_labels_) balance_.begin_epoch(clients);
     // z_k from the expected latency of a typical contribution, B / K samples.
     const std::int64_t K = clients.num_clients();
     const std::int64_t typical = std::max<std::int64_t>(1, std::llround(double(batch_size_) / double(K)));
@@ -79,6 +97,7 @@ class LatentDirichlet : public psl::Sampler {
       }
     }
     remaining_.assign(std::size_t(K), 0);
+    fast_pool_ = psl::samplers::WeightedPool(K);
     online_.reset(K);
     online_total_ = 0;
     tree_ = DirichletTree(K);
@@ -95,6 +114,7 @@ class LatentDirichlet : public psl::Sampler {
     const std::int64_t target = std::min(batch_size_, online_total_);
     const double Z = R > double(batch_size_) ? double(batch_size_) * (R - 1) / (R - double(batch_size_)) - 1.0 : 1e6;
     const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    if (uniform_) return finish(uniform_step(R, target, u, rng), clients);
 
     // alpha_k = c Z q_k / sum q, written as coefficients of the channels.
     DirichletTree::Channels coef{};
@@ -128,9 +148,7 @@ class LatentDirichlet : public psl::Sampler {
     std::vector<psl::Take> takes;
     for (const auto& c : tree_.draw(coef, open_end, target, room, rng))
       takes.push_back({client_of_leaf_[std::size_t(c.leaf)], c.count});
-    std::sort(takes.begin(), takes.end(), [](const psl::Take& a, const psl::Take& b) { return a.client < b.client; });
-    for (const auto& t : takes) set_remaining(t.client, remaining_[std::size_t(t.client)] - t.count);
-    return takes;
+    return finish(std::move(takes), clients);
   }
 
   void give_back(const psl::Take& take) override {
@@ -138,6 +156,57 @@ class LatentDirichlet : public psl::Sampler {
   }
 
  private:
+  // Balances labels if asked, sorts by client and takes the counts off R_k.
+  std::vector<psl::Take> finish(std::vector<psl::Take> takes, const psl::ClientState& clients) {
+    balance_.apply(takes, clients, [this](std::int64_t k) { return leaf_of_client_[std::size_t(k)] < fast_leaves_; });
+    std::sort(takes.begin(), takes.end(), [](const psl::Take& a, const psl::Take& b) { return a.client < b.client; });
+    for (const auto& t : takes) set_remaining(t.client, remaining_[std::size_t(t.client)] - t.count);
+    return takes;
+  }
+
+  // shares = "uniform": the open slow clients take their paced share R_k / (R g_k) of
+  // the batch (rounded at random, so that it is right on average); the rest is drawn
+  // uniformly from the fast clients' remaining data. What the fast clients cannot fill
+  // (the end of an epoch) comes uniformly from everyone's.
+  std::vector<psl::Take> uniform_step(double R, std::int64_t target, double u, psl::Rng& rng) {
+    std::vector<std::int64_t> count(remaining_.size(), 0);
+    std::int64_t taken = 0;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    for (std::size_t i = 0; i < gate_of_slow_leaf_.size() && gate_of_slow_leaf_[i] > u; ++i) {
+      const std::int64_t k = client_of_leaf_[std::size_t(fast_leaves_) + i];
+      const std::int64_t r = online_.online(k) ? remaining_[std::size_t(k)] : 0;
+      const double share = double(batch_size_) * double(r) / (R * gate_of_slow_leaf_[i]);
+      const auto whole = std::int64_t(share);
+      const std::int64_t b = std::min({r, whole + (unit(rng) < share - double(whole) ? 1 : 0), target - taken});
+      count[std::size_t(k)] = b;
+      taken += b;
+    }
+    draw_uniform(fast_pool_, target - taken, count, rng);
+    taken = std::accumulate(count.begin(), count.end(), std::int64_t{0});
+    if (taken < target) {
+      psl::samplers::WeightedPool everyone(std::int64_t(remaining_.size()));
+      for (std::size_t k = 0; k < remaining_.size(); ++k)
+        if (online_.online(std::int64_t(k))) everyone.add(std::int64_t(k), remaining_[k] - count[k]);
+      draw_uniform(everyone, target - taken, count, rng);
+    }
+    std::vector<psl::Take> takes;
+    for (std::size_t k = 0; k < count.size(); ++k)
+      if (count[k] > 0) takes.push_back({std::int64_t(k), count[k]});
+    return takes;
+  }
+
+  // Adds up to `n` uniform draws without replacement from `pool` to `count`; the pool
+  // is left as it was (R_k are lowered for all takes at once, in finish()).
+  static void draw_uniform(psl::samplers::WeightedPool& pool, std::int64_t n, std::vector<std::int64_t>& count,
+                           psl::Rng& rng) {
+    std::vector<std::int64_t> drawn;
+    for (std::int64_t i = 0; i < n && pool.total() > 0; ++i) drawn.push_back(pool.draw(rng));
+    for (std::int64_t k : drawn) {
+      ++count[std::size_t(k)];
+      pool.add(k, 1);
+    }
+  }
+
   void set_remaining(std::int64_t k, std::int64_t r) {
     if (online_.online(k)) online_total_ += r - remaining_[std::size_t(k)];
     remaining_[std::size_t(k)] = r;
@@ -146,6 +215,7 @@ class LatentDirichlet : public psl::Sampler {
   void write_leaf(std::int64_t k) {
     const std::int64_t r = online_.online(k) ? remaining_[std::size_t(k)] : 0;
     const std::int64_t leaf = leaf_of_client_[std::size_t(k)];
+    if (uniform_ && leaf < fast_leaves_) fast_pool_.add(k, r - fast_pool_.count(k));
     const double w = weight_[std::size_t(k)];
     DirichletTree::Channels ch{};
     if (!gate_) {
@@ -161,7 +231,9 @@ class LatentDirichlet : public psl::Sampler {
 
   std::int64_t batch_size_;
   double c_, delta_;
-  bool gate_;
+  bool gate_, uniform_, balance_labels_;
+  psl::samplers::WeightedPool fast_pool_;  // shares = "uniform": the fast clients' remaining data
+  psl::samplers::LabelBalance balance_;  // empty unless histograms are granted and balance_labels is on
   std::vector<double> weight_;           // g_k (gate) or exp(-delta z_k) (defer), per client
   std::vector<std::int64_t> remaining_;  // R_k, kept in step with the host
   psl::samplers::OnlineClients online_;
@@ -183,10 +255,17 @@ PSL_PLUGIN() {
         psl::param_float("delay_skew", 0.5, "delta >= 0: how strongly slow clients are deferred or gated").at_least(0),
         psl::param_string("pacing", "gate", "gate: slow clients in few steps spread over the epoch; defer: the "
                                              "paper's exp(-delta z) weights (slow data used later)")
-            .one_of({"gate", "defer"})}},
+            .one_of({"gate", "defer"}),
+        psl::param_string("shares", "dirichlet", "dirichlet: the paper's draw; uniform (gate pacing only): the "
+                                                 "open slow clients' paced shares, the rest drawn as UGS draws")
+            .one_of({"dirichlet", "uniform"}),
+        psl::param_bool("balance_labels", true, "with sampler.label_aware = true: shift the fast clients' counts "
+                                                 "in each step toward the training set's label mix")}},
       [](const psl::Context& ctx) {
         return std::make_unique<LatentDirichlet>(ctx.batch_size, ctx.params.get_float("concentration"),
                                                  ctx.params.get_float("delay_skew"),
-                                                 ctx.params.get_string("pacing") == "gate");
+                                                 ctx.params.get_string("pacing") == "gate",
+                                                 ctx.params.get_string("shares") == "uniform",
+                                                 ctx.params.get_bool("balance_labels"));
       });
 }
