@@ -62,5 +62,7 @@ echo "7,0,0.1,0.1,1.0,32,3,0.1,0.1,0,0,," >> "$out/seed=2/metrics.csv"
 grep -q "seed=2: metrics.csv has 35 bytes after the final summary" "$work/report.txt" || fail "report: $(cat "$work/report.txt")"
 "$psl" sweep "$work/m.toml" --out "$out" --set training.epochs=2 2>"$work/again.txt" || fail "sweep: $(cat "$work/again.txt")"
 ls -d "$out"/seed=2.replaced-* >/dev/null || fail "the inconsistent run was not kept aside"
+grep -q "seed=2: unfinished and not resumable: its manifest.toml differs from the one this sweep resolves at line [0-9]* ('epochs = 400' there, 'epochs = 2' now)" "$work/again.txt" ||
+  fail "the reason was not said: $(cat "$work/again.txt")"
 "$psl" report "$out" --format md >/dev/null || fail "the report refused the repaired sweep"
 echo "sweep faults: all checks passed"

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "checkpoint.hpp"
@@ -54,19 +55,36 @@ bool run_complete(const fs::path& run) {
   }
 }
 
+namespace {
+// Why a folder's run cannot be resumed by this sweep, for the message that moves it aside.
+std::string why_not_resumable(const fs::path& dir, const std::string& manifest_text) {
+  if (!fs::exists(checkpoint_file(dir))) return "it has no checkpoint";
+  if (!fs::exists(dir / "manifest.toml")) return "it has no manifest.toml";
+  std::istringstream had(read_file(dir / "manifest.toml")), now(manifest_text);
+  std::string a, b;
+  for (int line = 1;; ++line) {
+    const bool more_a = bool(std::getline(had, a)), more_b = bool(std::getline(now, b));
+    if (!more_a && !more_b) return "";
+    if (!more_a || !more_b || a != b)
+      return fmt::format("its manifest.toml differs from the one this sweep resolves at line {} ('{}' there, '{}' now)",
+                         line, more_a ? a : "", more_b ? b : "");
+  }
+}
+}  // namespace
+
 // How an unfinished point starts: resumed if its folder holds a checkpoint of the same
-// resolved manifest, otherwise afresh, with whatever the folder held moved aside.
+// resolved manifest, otherwise afresh, with whatever the folder held moved aside and the
+// reason said (a newer psl that fills in new defaults changes the resolved manifest).
 Start prepare(const fs::path& dir, const std::string& manifest_text, bool quiet) {
   if (!holds_run(dir)) return Start::Fresh;
-  if (fs::exists(checkpoint_file(dir)) && fs::exists(dir / "manifest.toml") &&
-      read_file(dir / "manifest.toml") == manifest_text)
-    return Start::Resume;
+  const std::string why = why_not_resumable(dir, manifest_text);
+  if (why.empty()) return Start::Resume;
   fs::path aside;
   {
     FolderLock lock(dir);  // refuses if a run still writes it
     aside = move_aside(dir);
   }
-  if (!quiet) fmt::print(stderr, "{}: unfinished and not resumable; kept as {}\n", dir.string(), aside.string());
+  if (!quiet) fmt::print(stderr, "{}: unfinished and not resumable: {}; kept as {}\n", dir.string(), why, aside.string());
   return Start::Fresh;
 }
 
