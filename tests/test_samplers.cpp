@@ -165,6 +165,9 @@ TEST_CASE("lds with uniform shares and delta 0 draws as ugs does", "[sampler][ld
   const auto ugs = deviation(ugs_h, 30), lds = deviation(lds_h, 30);
   INFO("ugs " << ugs.mean << " +- " << ugs.standard_error << ", lds uniform " << lds.mean << " +- " << lds.standard_error);
   CHECK(std::abs(lds.mean - ugs.mean) < 5 * std::hypot(ugs.standard_error, lds.standard_error));
+  // Uniform shares pace gated clients; with pacing = "defer" there is nothing to pace.
+  CHECK_THROWS_WITH(Harness("lds", sizes, 64, {{"shares", std::string("uniform")}, {"pacing", std::string("defer")}}),
+                    Catch::Matchers::Contains("needs pacing = \"gate\""));
 }
 
 TEST_CASE("lds sums to B in every step but the last", "[sampler][lds]") {

@@ -23,8 +23,8 @@
 // nothing until it is back).
 //
 // With label histograms granted (`sampler.label_aware = true`) and balance_labels on,
-// the drawn counts of the step's fast clients are then shifted toward the training set's
-// label mix (label_balance.hpp): the gated slow clients' heavy shares tilt the label mix
+// the drawn counts of the step's fast clients are then shifted toward the label mix of
+// the data still left (label_balance.hpp): the gated slow clients' heavy shares tilt the label mix
 // of the steps they join, and the fast clients offset it.
 #include <psl/api/sampler.hpp>
 #include <psl/plugin.hpp>
@@ -33,6 +33,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 
 #include "dirichlet_tree.hpp"
 #include "label_balance.hpp"
@@ -55,7 +56,7 @@ class LatentDirichlet : public psl::Sampler {
         c_(concentration),
         delta_(delay_skew),
         gate_(gate),
-        uniform_(uniform && gate),
+        uniform_(uniform),
         balance_labels_(balance_labels) {}
 
   void begin_epoch(const psl::ClientState& clients, psl::Rng&) override {
@@ -260,8 +261,10 @@ PSL_PLUGIN() {
                                                  "open slow clients' paced shares, the rest drawn as UGS draws")
             .one_of({"dirichlet", "uniform"}),
         psl::param_bool("balance_labels", true, "with sampler.label_aware = true: shift the fast clients' counts "
-                                                 "in each step toward the training set's label mix")}},
+                                                 "in each step toward the label mix of the data left")}},
       [](const psl::Context& ctx) {
+        if (ctx.params.get_string("shares") == "uniform" && ctx.params.get_string("pacing") != "gate")
+          throw std::invalid_argument("shares = \"uniform\" needs pacing = \"gate\" (defer has no gates to pace)");
         return std::make_unique<LatentDirichlet>(ctx.batch_size, ctx.params.get_float("concentration"),
                                                  ctx.params.get_float("delay_skew"),
                                                  ctx.params.get_string("pacing") == "gate",
