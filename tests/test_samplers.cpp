@@ -71,10 +71,15 @@ TEST_CASE("ugs per-client counts follow the multivariate hypergeometric law", "[
   // replacement, so client k's count has mean s p_k and variance
   // s p_k (1 - p_k) (N - s) / (N - 1). Over E independent epochs the sample mean is
   // within 5 standard errors; so is the sample variance (its standard error is about
-  // var * sqrt(2 / (E - 1)) for a near-normal count).
+  // var * sqrt(2 / (E - 1)) for a near-normal count). LDS with uniform shares and no
+  // slow client draws the same way.
   const std::vector<std::int64_t> sizes = {400, 300, 200, 100};
   const std::int64_t N = 1000, B = 100, E = 3000;
-  Harness h("ugs", sizes, B);
+  const bool lds = GENERATE(false, true);
+  INFO((lds ? "lds, shares = uniform, delta 0" : "ugs"));
+  Harness h(lds ? "lds" : "ugs", sizes, B,
+            lds ? std::map<std::string, ParamValue>{{"delay_skew", 0.0}, {"shares", std::string("uniform")}}
+                : std::map<std::string, ParamValue>{});
   std::vector<std::vector<double>> counts(sizes.size());
   for (std::int64_t e = 0; e < E; ++e) {
     h.planner->begin_epoch(e);
