@@ -90,6 +90,13 @@ type = "{}"
                      data, partitioner, clients, sync, steps, threads, transport);
 }
 
+// The manifest's model built for Fashion-MNIST's 28x28 images and 10 classes.
+psl::SplitNetwork fashion_mnist_network(psl::Registry& registry, const psl::Experiment& ex) {
+  psl::Context ctx;
+  ctx.params = ex.model.params;
+  return registry.make<psl::SplitModel>(psl::Kind::Model, ex.model.type, ctx)->build({1, 28, 28}, 10);
+}
+
 // Runs `psl ARGS...` and waits for it.
 // Runs psl into a folder of its own: the --out folder of the previous repetition is
 // removed first (psl refuses a fresh run on top of another).
@@ -352,10 +359,7 @@ int main(int argc, char** argv) {
   if (wants(7)) {
     fmt::print("7. shared-sync training against this machine's peak (fmnist_cnn, B=128, {} steps)\n", steps);
     const auto ex = psl::load_experiment(write_manifest("flops", training_manifest(64, "shared", steps, 0)), {}, registry);
-    psl::Context ctx;
-    ctx.params = ex.model.params;
-    auto model = registry.make<psl::SplitModel>(psl::Kind::Model, ex.model.type, ctx);
-    auto net = model->build({1, 28, 28}, 10);
+    auto net = fashion_mnist_network(registry, ex);
     // Training is about three forward passes' work: the forward, and in the backward the
     // gradients of the activations and of the weights.
     const double per_sample = 3 * (forward_flops(net.client, {1, 28, 28}) +
@@ -406,9 +410,7 @@ int main(int argc, char** argv) {
     // 100,000 clients. The model's share of a client should be its part's parameters and
     // optimizer state (plain SGD: none), on top of the sampling state measured above.
     const auto ex = psl::load_experiment(write_manifest("part", training_manifest(64, "local", 1, 0)), {}, registry);
-    psl::Context ctx;
-    ctx.params = ex.model.params;
-    const auto part = registry.make<psl::SplitModel>(psl::Kind::Model, ex.model.type, ctx)->build({1, 28, 28}, 10).client;
+    const auto part = fashion_mnist_network(registry, ex).client;
     double part_bytes = 0;
     for (const auto& p : part->parameters()) part_bytes += double(p.numel() * p.element_size());
     std::vector<double> local_few, local_many, local_per_client, local_speed;

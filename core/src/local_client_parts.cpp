@@ -60,7 +60,7 @@ ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(step.indices[i])];
   out.labels = torch::tensor(y);
   const at::Tensor x = data_.features(Split::Train, step.indices);
-  if (layout_ == PartLayout::Shared && fused_) {
+  if (fused_) {
     activations_.push_back(parts_[0]->module->forward(x));
   } else {
     std::int64_t at = 0;

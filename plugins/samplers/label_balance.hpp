@@ -20,11 +20,11 @@ namespace psl::samplers {
 
 class LabelBalance {
  public:
-  // False when the manifest did not grant histograms: apply() then does nothing.
-  bool begin_epoch(const ClientState& clients) {
+  // Without histograms granted by the manifest, apply() does nothing.
+  void begin_epoch(const ClientState& clients) {
     const std::int64_t K = clients.num_clients();
     mix_.clear();
-    if (K == 0 || clients.label_histogram(0) == nullptr) return false;
+    if (K == 0 || clients.label_histogram(0) == nullptr) return;
     const std::size_t C = clients.label_histogram(0)->size();
     mix_.resize(std::size_t(K));
     for (std::int64_t k = 0; k < K; ++k) {
@@ -34,7 +34,6 @@ class LabelBalance {
       for (std::size_t c = 0; c < C; ++c)
         if (n > 0) mix_[std::size_t(k)][c] = double(h[c]) / n;
     }
-    return true;
   }
 
   // Rebalances `takes` in place among the takes whose `movable(client)` is true.

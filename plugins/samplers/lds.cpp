@@ -170,7 +170,7 @@ class LatentDirichlet : public psl::Sampler {
   // uniformly from the fast clients' remaining data. What the fast clients cannot fill
   // (the end of an epoch) comes uniformly from everyone's.
   std::vector<psl::Take> uniform_step(double R, std::int64_t target, double u, psl::Rng& rng) {
-    std::vector<std::int64_t> count(remaining_.size(), 0);
+    std::vector<psl::Take> takes;
     std::int64_t taken = 0;
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     for (std::size_t i = 0; i < gate_of_slow_leaf_.size() && gate_of_slow_leaf_[i] > u; ++i) {
@@ -179,33 +179,33 @@ class LatentDirichlet : public psl::Sampler {
       const double share = double(batch_size_) * double(r) / (R * gate_of_slow_leaf_[i]);
       const auto whole = std::int64_t(share);
       const std::int64_t b = std::min({r, whole + (unit(rng) < share - double(whole) ? 1 : 0), target - taken});
-      count[std::size_t(k)] = b;
+      if (b > 0) takes.push_back({k, b});
       taken += b;
     }
-    draw_uniform(fast_pool_, target - taken, count, rng);
-    taken = std::accumulate(count.begin(), count.end(), std::int64_t{0});
+    // The pools get their items back: R_k are lowered for all takes at once, in finish().
+    for (const auto& t : fast_pool_.draw_takes(target - taken, rng)) {
+      fast_pool_.add(t.client, t.count);
+      takes.push_back(t);
+      taken += t.count;
+    }
     if (taken < target) {
-      psl::samplers::WeightedPool everyone(std::int64_t(remaining_.size()));
+      // The end of an epoch (O(K), once the fast clients are out of data).
+      std::vector<std::int64_t> left(remaining_.size(), 0);
       for (std::size_t k = 0; k < remaining_.size(); ++k)
-        if (online_.online(std::int64_t(k))) everyone.add(std::int64_t(k), remaining_[k] - count[k]);
-      draw_uniform(everyone, target - taken, count, rng);
+        if (online_.online(std::int64_t(k))) left[k] = remaining_[k];
+      for (const auto& t : takes) left[std::size_t(t.client)] -= t.count;
+      psl::samplers::WeightedPool everyone(std::int64_t(remaining_.size()));
+      for (std::size_t k = 0; k < left.size(); ++k) everyone.add(std::int64_t(k), left[k]);
+      for (const auto& t : everyone.draw_takes(target - taken, rng)) {
+        const auto same = std::find_if(takes.begin(), takes.end(), [&](const psl::Take& x) { return x.client == t.client; });
+        if (same != takes.end()) {
+          same->count += t.count;
+        } else {
+          takes.push_back(t);
+        }
+      }
     }
-    std::vector<psl::Take> takes;
-    for (std::size_t k = 0; k < count.size(); ++k)
-      if (count[k] > 0) takes.push_back({std::int64_t(k), count[k]});
     return takes;
-  }
-
-  // Adds up to `n` uniform draws without replacement from `pool` to `count`; the pool
-  // is left as it was (R_k are lowered for all takes at once, in finish()).
-  static void draw_uniform(psl::samplers::WeightedPool& pool, std::int64_t n, std::vector<std::int64_t>& count,
-                           psl::Rng& rng) {
-    std::vector<std::int64_t> drawn;
-    for (std::int64_t i = 0; i < n && pool.total() > 0; ++i) drawn.push_back(pool.draw(rng));
-    for (std::int64_t k : drawn) {
-      ++count[std::size_t(k)];
-      pool.add(k, 1);
-    }
   }
 
   void set_remaining(std::int64_t k, std::int64_t r) {

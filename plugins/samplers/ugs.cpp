@@ -42,15 +42,7 @@ class UniformGlobalSampler : public psl::Sampler {
     const std::int64_t planned = steps_left_ > 0 ? (r + steps_left_ - 1) / steps_left_ : std::min(r, batch_size_);
     const std::int64_t size = std::min(planned, pool_.total());  // what the online clients hold
     if (steps_left_ > 0) --steps_left_;
-    drawn_.clear();
-    for (std::int64_t i = 0; i < size; ++i) drawn_.push_back(pool_.draw(rng));
-    std::sort(drawn_.begin(), drawn_.end());  // takes come out sorted by client
-    std::vector<psl::Take> takes;
-    for (std::int64_t client : drawn_) {
-      if (takes.empty() || takes.back().client != client) takes.push_back({client, 0});
-      ++takes.back().count;
-    }
-    return takes;
+    return pool_.draw_takes(size, rng);
   }
 
   void give_back(const psl::Take& take) override { pool_.add(take.client, take.count); }
@@ -61,7 +53,6 @@ class UniformGlobalSampler : public psl::Sampler {
   psl::samplers::WeightedPool pool_;  // the online clients' remaining samples
   psl::samplers::OnlineClients online_;
   std::vector<std::int64_t> away_;    // per offline client: its remaining samples
-  std::vector<std::int64_t> drawn_;
 };
 
 }  // namespace

@@ -2,6 +2,9 @@
 // items are drawn uniformly without replacement in O(log K) (a Fenwick tree over counts).
 #pragma once
 
+#include <psl/api/sampler.hpp>
+
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -37,6 +40,20 @@ class WeightedPool {
     }
     add(pos, -1);  // pos is the 0-based client whose prefix range holds target
     return pos;
+  }
+
+  // Draws `n` items (fewer if the pool runs out) and returns them as takes, one per
+  // client, sorted by client. The items leave the pool.
+  std::vector<Take> draw_takes(std::int64_t n, Rng& rng) {
+    std::vector<std::int64_t> drawn;
+    for (std::int64_t i = 0; i < n && total_ > 0; ++i) drawn.push_back(draw(rng));
+    std::sort(drawn.begin(), drawn.end());
+    std::vector<Take> takes;
+    for (std::int64_t client : drawn) {
+      if (takes.empty() || takes.back().client != client) takes.push_back({client, 0});
+      ++takes.back().count;
+    }
+    return takes;
   }
 
  private:
