@@ -1,5 +1,12 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/modules/pooling.h>
+#include <torch/nn/modules/activation.h>
 #include <torch/utils.h>
 
 #include <fstream>
@@ -11,7 +18,10 @@
 #include "sampling_harness.hpp"
 #include "client_part.hpp"
 #include "client_rows.hpp"
+#include "batched_client_pass.hpp"
 #include "in_process_executor.hpp"
+#include "local_client_parts.hpp"
+#include "stacked_optimizer_step.hpp"
 #include "trainer.hpp"
 
 using namespace psl;
@@ -244,6 +254,135 @@ TEST_CASE("clients' parts kept as rows train exactly as parts of their own", "[t
     rows.bind(2, *working[1]);
     CHECK(at::equal(working[1]->optimizer_state()[0], own[1]->optimizer_state()[0]));
   }
+}
+
+namespace {
+// A client part with the layers the batched pass knows but the bundled models lack:
+// a convolution without bias, GroupNorm, LeakyReLU, average pooling; a linear layer on
+// 4-d activations.
+class GroupNormNet : public SplitModel {
+ public:
+  SplitNetwork build(const std::vector<std::int64_t>&, std::int64_t classes) const override {
+    namespace nn = torch::nn;
+    SplitNetwork net;
+    net.client->push_back(nn::Conv2d(nn::Conv2dOptions(1, 8, 3).padding(1).stride(2).bias(false)));
+    net.client->push_back(nn::GroupNorm(nn::GroupNormOptions(2, 8)));
+    net.client->push_back(nn::LeakyReLU());
+    net.client->push_back(nn::AvgPool2d(2));
+    net.client->push_back(nn::Linear(7, 5));
+    net.server->push_back(nn::Flatten());
+    net.server->push_back(nn::Linear(8 * 7 * 5, classes));
+    return net;
+  }
+};
+
+std::unique_ptr<SplitModel> bundled_model(const std::string& type, std::map<std::string, ParamValue> params = {}) {
+  Context ctx;
+  ctx.params = test::defaults_for(Kind::Model, type, std::move(params));
+  return test::bundled().make<SplitModel>(Kind::Model, type, ctx);
+}
+}  // namespace
+
+TEST_CASE("a batched step trains every client's part as a pass of its own would", "[training][batched]") {
+  std::vector<std::pair<std::string, std::unique_ptr<SplitModel>>> models;
+  models.emplace_back("fmnist_cnn", bundled_model("fmnist_cnn"));
+  models.emplace_back("mlp", bundled_model("mlp", {{"hidden", ParamValue(std::vector<std::int64_t>{24, 16})}}));
+  models.emplace_back("groupnorm", std::make_unique<GroupNormNet>());
+  torch::manual_seed(8);
+  const RandomImages data(64);
+  for (const auto& [name, model] : models) {
+    // Adam divides by the gradient's own size, so where a gradient is near zero its
+    // rounding (summed in another order here) moves a weight by up to lr: compared on
+    // fmnist_cnn, whose first layer has no such weights; the next test checks the
+    // stacked Adam step on equal gradients.
+    const std::vector<OptimizerKind> kinds = {OptimizerKind::Sgd, OptimizerKind::Adam};
+    for (const auto kind : name == "fmnist_cnn" ? kinds : std::vector<OptimizerKind>{OptimizerKind::Sgd}) {
+      INFO(name << ", " << to_string(kind));
+      const OptimizerSettings o{kind, 0.05, kind == OptimizerKind::Sgd ? 0.9 : 0.0, 0.001};
+      torch::manual_seed(9);
+      const auto initial = model->build(data.sample_shape(), 10).client;
+      LocalClientParts batched(*model, initial, data, 4, PartLayout::PerClient, o, true);
+      LocalClientParts alone(*model, initial, data, 4, PartLayout::PerClient, o, false);
+      // Clients join in later steps (their first optimizer step in a batch beside
+      // clients with state), takes of different sizes, a client left out.
+      const std::vector<std::vector<Take>> steps = {{{0, 5}, {2, 1}}, {{1, 3}, {0, 2}, {2, 6}}, {{2, 2}, {1, 1}},
+                                                    {{3, 4}, {0, 1}, {1, 2}}};
+      std::int64_t first = 0;
+      for (std::size_t s = 0; s < steps.size(); ++s) {
+        const auto step = consecutive_step(std::int64_t(s), steps[s], first);
+        first += std::int64_t(step.indices.size());
+        const auto a = batched.forward(step), b = alone.forward(step);
+        REQUIRE(a.pieces.size() == 1);  // one computation for every take
+        REQUIRE(b.pieces.size() == steps[s].size());
+        const auto joined = at::cat(b.pieces);
+        CHECK(at::allclose(a.pieces[0], joined, 1e-4, 1e-5));
+        const auto gradient = torch::randn_like(joined);
+        batched.backward(step, {gradient});
+        std::vector<at::Tensor> per_take;
+        std::int64_t at = 0;
+        for (const auto& t : steps[s]) per_take.push_back(gradient.narrow(0, std::exchange(at, at + t.count), t.count));
+        alone.backward(step, per_take);
+      }
+      for (std::size_t k = 0; k < 4; ++k) {
+        std::vector<double> only(4, 0.0);
+        only[k] = 1.0;  // the "average" that is client k's part
+        const auto wa = weights_of(*batched.evaluation_part(only)), wb = weights_of(*alone.evaluation_part(only));
+        for (std::size_t i = 0; i < wa.size(); ++i) CHECK(at::allclose(wa[i], wb[i], 1e-4, 1e-6));
+      }
+    }
+  }
+}
+
+TEST_CASE("one stacked optimizer step is each client's own optimizer step", "[training][batched]") {
+  for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
+    INFO(to_string(kind));
+    const OptimizerSettings o{kind, 0.05, 0.9, 0.001};
+    torch::manual_seed(11);
+    // Three clients: two steps behind them, one, none (no optimizer state yet).
+    std::vector<std::unique_ptr<ClientPart>> parts;
+    for (int k = 0; k < 3; ++k) parts.push_back(std::make_unique<ClientPart>(torch::nn::Sequential(torch::nn::Linear(5, 4)), o));
+    const auto step = [](ClientPart& p, const std::vector<at::Tensor>& grads) {
+      p.optimizer->zero_grad();
+      for (std::size_t i = 0; i < grads.size(); ++i) p.module->parameters()[i].mutable_grad() = grads[i].clone();
+      p.optimizer->step();
+    };
+    for (int k = 0; k < 2; ++k)
+      for (int s = k; s < 2; ++s) step(*parts[std::size_t(k)], {torch::randn({4, 5}), torch::randn({4})});
+    ClientRows rows(*parts[2], 3);
+    for (std::int64_t k = 0; k < 3; ++k) rows.store(k, *parts[std::size_t(k)]);
+    const auto clients = torch::tensor(std::vector<std::int64_t>{0, 1, 2});
+    auto stacked = rows.gather_weights(clients);
+    const std::vector<at::Tensor> grads = {torch::randn({3, 4, 5}), torch::randn({3, 4})};
+    for (std::size_t i = 0; i < stacked.size(); ++i) stacked[i].mutable_grad() = grads[i];
+    rows.scatter(clients, stacked, stacked_optimizer_step(o, stacked, rows.gather_slots(clients)));
+    for (std::int64_t k = 0; k < 3; ++k) {
+      step(*parts[std::size_t(k)], {grads[0][k], grads[1][k]});
+      const auto a = rows.weights(k), b = parts[std::size_t(k)]->weights();
+      for (std::size_t i = 0; i < a.size(); ++i) CHECK(at::allclose(a[i], b[i], 1e-6, 1e-7));
+      const auto sa = rows.optimizer_state(k), sb = parts[std::size_t(k)]->optimizer_state();
+      REQUIRE(sa.size() == sb.size());
+      for (std::size_t i = 0; i < sa.size(); ++i) {
+        REQUIRE(sa[i].numel() == sb[i].numel());
+        if (sb[i].numel()) CHECK(at::allclose(sa[i], sb[i], 1e-6, 1e-7));
+      }
+    }
+  }
+}
+
+TEST_CASE("a client part with a layer the batched pass does not know trains client by client", "[training][batched]") {
+  namespace nn = torch::nn;
+  torch::nn::Sequential part(nn::Conv2d(nn::Conv2dOptions(1, 4, 3)), nn::Dropout(0.5));
+  CHECK_FALSE(BatchedClientPass::of(part));
+  CHECK_FALSE(BatchedClientPass::of(torch::nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 3)), nn::BatchNorm2d(4))));
+  CHECK(BatchedClientPass::of(torch::nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 3)), nn::ReLU())));
+  // Nor one too large to gain from it: the bundled mlp's client part (784 x 256 weights).
+  CHECK_FALSE(BatchedClientPass::of(bundled_model("mlp")->build({1, 28, 28}, 10).client));
+  // The run's clients then give a piece per take, as with fused = false.
+  auto model = fmnist_cnn();
+  torch::manual_seed(10);
+  const RandomImages data(8);
+  LocalClientParts parts(*model, part, data, 2, PartLayout::PerClient, OptimizerSettings{}, true);
+  CHECK(parts.forward(consecutive_step(0, {{0, 3}, {1, 2}}, 0)).pieces.size() == 2);
 }
 
 TEST_CASE("the summary reports macro F1 and per-class accuracy, consistent with top-1 accuracy", "[training]") {

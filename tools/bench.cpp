@@ -66,7 +66,8 @@ fs::path write_manifest(const std::string& name, const std::string& text) {
 std::string training_manifest(
     std::int64_t clients, const std::string& sync, std::int64_t steps, std::int64_t threads,
     const std::string& transport = "simulated", const std::string& data = "type = \"fashion_mnist\"",
-    const std::string& partitioner = "type = \"extended_dirichlet\"\nclasses_per_client = 2") {
+    const std::string& partitioner = "type = \"extended_dirichlet\"\nclasses_per_client = 2",
+    const std::string& model = "fmnist_cnn") {
   return fmt::format(R"(name = "bench"
 seed = 1
 [data]
@@ -74,7 +75,7 @@ seed = 1
 [partitioner]
 {}
 [model]
-type = "fmnist_cnn"
+type = "{}"
 [sampler]
 type = "ugs"
 [training]
@@ -87,7 +88,7 @@ lr = 0.05
 [transport]
 type = "{}"
 )",
-                     data, partitioner, clients, sync, steps, threads, transport);
+                     data, partitioner, model, clients, sync, steps, threads, transport);
 }
 
 // The manifest's model built for Fashion-MNIST's 28x28 images and 10 classes.
@@ -181,8 +182,10 @@ double psl_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, con
 }
 
 void training_ratio(psl::Registry& registry, std::int64_t clients, const std::string& sync, std::int64_t steps,
-                    int reps, std::int64_t threads = 0) {
-  const auto file = write_manifest("train", training_manifest(clients, sync, steps, threads));
+                    int reps, std::int64_t threads = 0, const std::string& model = "fmnist_cnn") {
+  const auto file = write_manifest(
+      "train", training_manifest(clients, sync, steps, threads, "simulated", "type = \"fashion_mnist\"",
+                                 "type = \"extended_dirichlet\"\nclasses_per_client = 2", model));
   const auto ex = psl::load_experiment(file, {}, registry);
   std::vector<double> psl_v, plain_v, ratio;
   for (int r = 0; r < reps; ++r) {  // alternate, so drift hits both alike
@@ -192,7 +195,7 @@ void training_ratio(psl::Registry& registry, std::int64_t clients, const std::st
     plain_v.push_back(q);
     ratio.push_back(p / q);
   }
-  fmt::print("  K={:<5} sync={:<6} threads={}: PSL {} samples/s, plain loop {} samples/s, ratio {}\n", clients, sync,
+  fmt::print("  {:<10} K={:<5} sync={:<6} threads={}: PSL {} samples/s, plain loop {} samples/s, ratio {}\n", model, clients, sync,
              threads == 0 ? "all" : std::to_string(threads), show(stats(psl_v)), show(stats(plain_v)),
              show(stats(ratio)));
 }
@@ -304,7 +307,11 @@ int main(int argc, char** argv) {
         steps);
     training_ratio(registry, 64, "shared", steps, reps);
     training_ratio(registry, 1000, "shared", steps, reps);
-    training_ratio(registry, 64, "local", steps, reps);
+    // A client part per client: local and fedavg train every active client's part in one
+    // batched computation (core/src/batched_client_pass.hpp).
+    for (const char* model : {"fmnist_cnn", "mlp"})
+      for (const char* sync : {"local", "fedavg"})
+        for (std::int64_t clients : {64, 1000}) training_ratio(registry, clients, sync, steps, reps, 0, model);
   }
 
   if (wants(6)) {

@@ -76,17 +76,52 @@ void ClientRows::copy_weights(std::int64_t from, std::int64_t to) {
   for (auto& w : weights_) w[to].copy_(w[from]);
 }
 
+std::vector<at::Tensor> ClientRows::gather_weights(const at::Tensor& clients) const {
+  std::vector<at::Tensor> out;
+  for (const auto& w : weights_) out.push_back(w.index_select(0, clients));
+  return out;
+}
+
+std::vector<at::Tensor> ClientRows::gather_slots(const at::Tensor& clients) const {
+  torch::NoGradGuard guard;
+  std::vector<at::Tensor> out(slots_.size());
+  const auto* k = clients.data_ptr<std::int64_t>();
+  for (std::size_t j = 0; j < slots_.size(); ++j) {
+    if (!slots_[j].defined()) continue;
+    out[j] = slots_[j].index_select(0, clients);
+    for (std::int64_t t = 0; t < clients.numel(); ++t)
+      if (!present_[j][std::size_t(k[t])]) out[j][t].zero_();  // a row never written, or left from a loaded state
+  }
+  return out;
+}
+
+void ClientRows::scatter(const at::Tensor& clients, const std::vector<at::Tensor>& weights,
+                         const std::vector<at::Tensor>& slots) {
+  torch::NoGradGuard guard;
+  for (std::size_t i = 0; i < weights_.size(); ++i) weights_[i].index_copy_(0, clients, weights[i].detach());
+  const auto* k = clients.data_ptr<std::int64_t>();
+  for (std::size_t j = 0; j < slots.size(); ++j) {
+    if (!slots[j].defined()) continue;
+    allocate_slot(j, slots[j][0]);
+    slots_[j].index_copy_(0, clients, slots[j]);
+    for (std::int64_t t = 0; t < clients.numel(); ++t) present_[j][std::size_t(k[t])] = true;
+  }
+}
+
+void ClientRows::allocate_slot(std::size_t j, const at::Tensor& like) {
+  if (slots_[j].defined()) return;
+  auto shape = like.sizes().vec();
+  shape.insert(shape.begin(), clients());
+  slots_[j] = at::zeros(shape, like.options());
+}
+
 void ClientRows::keep_slots(std::int64_t k, const std::vector<at::Tensor>& slots) {
   torch::NoGradGuard guard;
   for (std::size_t j = 0; j < slots.size(); ++j) {
     const bool present = slots[j].numel() > 0;
     present_[j][std::size_t(k)] = present;
     if (!present) continue;
-    if (!slots_[j].defined()) {
-      auto shape = slots[j].sizes().vec();
-      shape.insert(shape.begin(), clients());
-      slots_[j] = at::zeros(shape, slots[j].options());
-    }
+    allocate_slot(j, slots[j]);
     slots_[j][k].copy_(slots[j]);
   }
 }

@@ -38,10 +38,17 @@ class ClientRows {
   void set_all_weights(const std::vector<at::Tensor>& weights);
   // Client `to` takes `from`'s weights; its optimizer state stays.
   void copy_weights(std::int64_t from, std::int64_t to);
+  // For a batched step of the distinct clients `clients` ([T] long): their weights,
+  // stacked [T, ...] (copies); their optimizer slots stacked likewise, zero where a client
+  // has no state yet, undefined where no client has any; and writing both back.
+  std::vector<at::Tensor> gather_weights(const at::Tensor& clients) const;
+  std::vector<at::Tensor> gather_slots(const at::Tensor& clients) const;
+  void scatter(const at::Tensor& clients, const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& slots);
   std::int64_t& version(std::int64_t k) { return versions_[std::size_t(k)]; }
 
  private:
   void keep_slots(std::int64_t k, const std::vector<at::Tensor>& slots);
+  void allocate_slot(std::size_t j, const at::Tensor& like);  // slot j's [K, ...] rows, zero, when first needed
 
   std::vector<at::Tensor> weights_;            // [K, ...] per parameter, then per buffer
   std::vector<at::Tensor> slots_;              // [K, ...] per optimizer slot, allocated when first used

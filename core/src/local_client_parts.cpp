@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <torch/types.h>
 
+#include <unordered_set>
+
+#include "stacked_optimizer_step.hpp"
+
 namespace psl {
 
 namespace {
@@ -32,6 +36,7 @@ LocalClientParts::LocalClientParts(const SplitModel& model, torch::nn::Sequentia
   if (layout == PartLayout::PerClient) {
     rows_.emplace(*parts_[0], clients);  // every client starts from the same weights
     scratch_ = replica();
+    if (fused) batched_ = BatchedClientPass::of(initial);
   }
 }
 
@@ -51,6 +56,16 @@ ClientPart& LocalClientParts::working_part(std::size_t take) {
   return *parts_[take];
 }
 
+// A client with two takes in one step trains twice (two optimizer steps) client by
+// client; one take alone trains as its own part would.
+bool LocalClientParts::runs_batched(const PlannedStep& step) const {
+  if (!batched_ || step.takes.size() < 2) return false;
+  std::unordered_set<std::int64_t> seen;
+  for (const auto& t : step.takes)
+    if (!seen.insert(t.client).second) return false;
+  return true;
+}
+
 ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
   ClientOutputs out;
   activations_.clear();
@@ -62,6 +77,16 @@ ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
   const at::Tensor x = data_.features(Split::Train, step.indices);
   if (fused_) {
     activations_.push_back(parts_[0]->module->forward(x));
+  } else if (runs_batched(step)) {
+    std::vector<std::int64_t> clients, owner;
+    for (std::size_t i = 0; i < step.takes.size(); ++i) {
+      clients.push_back(step.takes[i].client);
+      owner.insert(owner.end(), std::size_t(step.takes[i].count), std::int64_t(i));
+    }
+    step_clients_ = torch::tensor(clients);
+    stacked_ = rows_->gather_weights(step_clients_);
+    for (auto& w : stacked_) w.requires_grad_(true);
+    activations_.push_back(batched_->forward(stacked_, torch::tensor(owner), x));
   } else {
     std::int64_t at = 0;
     for (std::size_t i = 0; i < step.takes.size(); ++i) {
@@ -88,6 +113,12 @@ void LocalClientParts::backward(const PlannedStep& step, const std::vector<at::T
     for (std::size_t i = 0; i < activations_.size(); ++i) activations_[i].backward(gradients[i]);
     parts_[0]->optimizer->step();
     ++parts_[0]->version;
+  } else if (!stacked_.empty()) {
+    activations_[0].backward(gradients[0]);
+    const auto slots = stacked_optimizer_step(optimizer_, stacked_, rows_->gather_slots(step_clients_));
+    rows_->scatter(step_clients_, stacked_, slots);
+    for (const auto& t : step.takes) ++rows_->version(t.client);
+    stacked_.clear();
   } else {
     for (std::size_t i = 0; i < activations_.size(); ++i) {
       ClientPart& part = *parts_[i];  // bound to the take's client in forward

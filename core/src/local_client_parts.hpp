@@ -8,6 +8,7 @@
 
 #include "client_part.hpp"
 #include "client_parts.hpp"
+#include "batched_client_pass.hpp"
 #include "client_rows.hpp"
 #include "psl/api/dataset.hpp"
 #include "psl/api/split_model.hpp"
@@ -18,8 +19,9 @@ class LocalClientParts : public ClientParts {
  public:
   // `initial` is the seeded client part every client starts from; PerClient keeps each
   // client's copy as rows (client_rows.hpp) and trains a step's takes on working parts.
-  // `fused` (Shared only): one forward and backward call for the whole batch instead of
-  // one per take (same numbers up to rounding).
+  // `fused`: one forward and backward call for the whole batch instead of one per take
+  // (same numbers up to rounding). Shared: the one part on the whole batch; PerClient:
+  // every client's part at once (batched_client_pass.hpp) where the part's layers allow.
   LocalClientParts(const SplitModel& model, torch::nn::Sequential initial, const Dataset& data, std::int64_t clients,
                    PartLayout layout, const OptimizerSettings& optimizer, bool fused);
 
@@ -35,6 +37,7 @@ class LocalClientParts : public ClientParts {
   torch::nn::Sequential replica() const;
   ClientPart& working_part(std::size_t take);  // PerClient: the part that trains the step's take-th take
   std::vector<std::vector<at::Tensor>> all_weights() const;
+  bool runs_batched(const PlannedStep& step) const;
 
   const SplitModel& model_;
   torch::nn::Sequential initial_;
@@ -48,6 +51,9 @@ class LocalClientParts : public ClientParts {
   std::optional<ClientRows> rows_;                 // PerClient: every client's part
   torch::nn::Sequential scratch_{nullptr};         // PerClient: the average, for evaluation
   std::vector<at::Tensor> activations_;            // per piece, with its autograd graph, until backward
+  std::optional<BatchedClientPass> batched_;       // PerClient and fused, when the part's layers allow
+  at::Tensor step_clients_;                        // a batched step's clients, [T] long, until backward
+  std::vector<at::Tensor> stacked_;                // their parameters, [T, ...] leaves, until backward
 };
 
 }  // namespace psl

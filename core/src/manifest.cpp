@@ -37,7 +37,9 @@ const std::vector<ParamSpec>& training_params() {
                    "updates with its own gradient; fedavg: local, averaged every sync_every_steps")
           .one_of({"shared", "local", "fedavg"}),
       param_int("sync_every_steps", 10, "fedavg: steps between averaging the client replicas").at_least(1),
-      param_bool("fused", true, "shared sync: run the active clients' forward passes as one batch"),
+      param_bool("fused", true,
+                 "run the active clients' passes as one batch (shared sync), as one batched computation over their "
+                 "parts (local, fedavg: where the client part's layers allow); false: one pass per client"),
       param_int("eval_every_steps", 0, "evaluate on the test set every N steps too (0: epoch ends only)")
           .at_least(0),
       param_int("eval_batch_size", 256, "batch size of evaluation (larger: more memory, not faster on CPU)").at_least(1),
