@@ -72,25 +72,41 @@ TEST_CASE("dirichlet tree: opening only what matters gives the counts of opening
   }
 }
 
-TEST_CASE("dirichlet tree: mean shares follow alpha", "[sampler][lds][statistics]") {
-  // Dirichlet(alpha) has E[pi_k] = alpha_k / sum alpha; with a large target the rounded
-  // counts divided by the target estimate it closely.
-  const std::vector<double> alpha = {0.5, 3.0, 0.01, 10.0, 0.0, 1.49};
+namespace {
+// Dirichlet(alpha) has E[pi_k] = m_k = alpha_k / sum alpha and Var(pi_k) = m_k (1 - m_k) /
+// (sum alpha + 1); with a large target the rounded counts divided by the target estimate
+// both closely.
+void check_share_moments(const std::vector<double>& alpha, std::uint64_t seed) {
   const double sum_alpha = std::accumulate(alpha.begin(), alpha.end(), 0.0);
   DirichletTree tree(std::int64_t(alpha.size()));
   for (std::size_t k = 0; k < alpha.size(); ++k) tree.set(std::int64_t(k), {alpha[k], 0, 0});
-  psl::Rng rng(11);
+  psl::Rng rng(seed);
   const std::int64_t target = 10000, draws = 4000;
-  std::vector<double> mean(alpha.size(), 0.0);
+  std::vector<double> mean(alpha.size(), 0.0), square(alpha.size(), 0.0);
   for (std::int64_t d = 0; d < draws; ++d)
     for (const auto& c : tree.draw(
-             {1, 0, 0}, std::int64_t(alpha.size()), target, [](std::int64_t) { return std::int64_t{1} << 40; }, rng))
-      mean[std::size_t(c.leaf)] += double(c.count) / double(target * draws);
+             {1, 0, 0}, std::int64_t(alpha.size()), target, [](std::int64_t) { return std::int64_t{1} << 40; }, rng)) {
+      const double share = double(c.count) / double(target);
+      mean[std::size_t(c.leaf)] += share / double(draws);
+      square[std::size_t(c.leaf)] += share * share / double(draws);
+    }
   for (std::size_t k = 0; k < alpha.size(); ++k) {
-    const double expected = alpha[k] / sum_alpha;
-    // Var(pi_k) = m (1 - m) / (sum alpha + 1); five standard errors of the mean.
-    const double se = std::sqrt(expected * (1 - expected) / (sum_alpha + 1) / double(draws));
-    INFO("leaf " << k << ": mean share " << mean[k] << ", alpha says " << expected);
-    CHECK(std::abs(mean[k] - expected) <= 5 * se + 1.0 / double(target));
+    const double m = alpha[k] / sum_alpha, variance = m * (1 - m) / (sum_alpha + 1);
+    const double measured_variance = square[k] - mean[k] * mean[k];
+    INFO("leaf " << k << ": mean share " << mean[k] << ", alpha says " << m << "; variance " << measured_variance
+                 << ", alpha says " << variance);
+    // Five standard errors of the mean; the variance within 15% (4,000 draws).
+    CHECK(std::abs(mean[k] - m) <= 5 * std::sqrt(variance / double(draws)) + 1.0 / double(target));
+    CHECK(std::abs(measured_variance - variance) <= 0.15 * variance + 1e-6);
   }
+}
+}  // namespace
+
+TEST_CASE("dirichlet tree: shares follow alpha", "[sampler][lds][statistics]") {
+  check_share_moments({0.5, 3.0, 0.01, 10.0, 0.0, 1.49}, 11);  // splits by two gamma variates
+}
+
+TEST_CASE("dirichlet tree: shares follow small alphas (splits by Johnk's method)", "[sampler][lds][statistics]") {
+  // Every node's alpha sum is at most 1, as deep in a tree over many clients.
+  check_share_moments({0.2, 0.05, 0.3, 0.01, 0.15, 0.25, 0.02, 0.02}, 12);
 }

@@ -200,7 +200,8 @@ void training_ratio(psl::Registry& registry, std::int64_t clients, const std::st
              show(stats(ratio)));
 }
 
-void sample_scale(const std::string& sampler, std::int64_t clients, std::int64_t samples, std::int64_t max_steps) {
+// Returns the whole command's wall time.
+double sample_scale(const std::string& sampler, std::int64_t clients, std::int64_t samples, std::int64_t max_steps) {
   const auto file = write_manifest("scale", fmt::format(R"(name = "scale"
 seed = 1
 [data]
@@ -228,6 +229,7 @@ max_steps = {}
       "partition), peak {:.0f} MiB\n",
       sampler, clients, samples, s.train_steps, scheduled / s.train_wall_time_s,
       wall, mib);
+  return wall;
 }
 
 // Floating-point operations of one sample's forward pass, counted layer by layer for
@@ -323,9 +325,10 @@ int main(int argc, char** argv) {
   if (wants(3)) {
     fmt::print("3. psl sample schedule generation (iid partition, B=128)\n");
     for (std::int64_t K : {1000, 100000, 1000000}) {
-      const std::int64_t N = std::max<std::int64_t>(10 * K, 1000000);
-      sample_scale("ugs", K, N, 0);
-      sample_scale("lds", K, N, K >= 1000000 ? (quick ? 500 : 10000) : 0);
+      const std::int64_t N = std::clamp<std::int64_t>(100 * K, 1000000, 10000000);
+      const std::int64_t lds_steps = K >= 1000000 ? (quick ? 500 : 10000) : 0;
+      const double ugs = sample_scale("ugs", K, N, 0), lds = sample_scale("lds", K, N, lds_steps);
+      if (lds_steps == 0) fmt::print("  lds / ugs whole command at K={}: {:.2f}\n", K, lds / ugs);
     }
   }
 

@@ -98,8 +98,7 @@ class DirichletTree {
 
   // Node `node` covers leaves [lo, lo + size).
   void bounds(std::int64_t node, std::int64_t& lo, std::int64_t& size) const {
-    std::int64_t level_start = 1;
-    while (level_start * 2 <= node) level_start *= 2;
+    const std::int64_t level_start = std::int64_t{1} << (63 - __builtin_clzll(std::uint64_t(node)));
     size = leaf0_ / level_start;
     lo = (node - level_start) * size;
   }
@@ -133,12 +132,29 @@ class DirichletTree {
     result_type operator()() { return mix64(state++); }
   };
 
+  static double uniform_open_closed(NodeStream& rng) {  // (0, 1]
+    return 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  }
+
   // log of a Gamma(a) variate, exact for tiny a where the variate itself underflows:
   // Gamma(a) = Gamma(a + 1) * U^(1/a).
   static double log_gamma_variate(double a, NodeStream& rng) {
+    if (a >= 1) return std::log(std::gamma_distribution<double>(a, 1.0)(rng));
     const double g = std::gamma_distribution<double>(a + 1.0, 1.0)(rng);
-    const double u = 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(rng);  // (0, 1]
-    return std::log(g) + std::log(u) / a;
+    return std::log(g) + std::log(uniform_open_closed(rng)) / a;
+  }
+
+  // log(1 - B) - log(B) for B ~ Beta(a, b). Deep in the tree the alphas are small, and
+  // there Johnk's method (X = U^(1/a), Y = V^(1/b), kept when X + Y <= 1, B = X / (X + Y))
+  // needs two uniforms a try and accepts with probability Gamma(a+1) Gamma(b+1) /
+  // Gamma(a+b+1), at least 0.78 for a + b <= 1; above that, two gamma variates.
+  static double log_odds_of_beta(double a, double b, NodeStream& rng) {
+    if (a + b > 1) return log_gamma_variate(b, rng) - log_gamma_variate(a, rng);
+    for (;;) {
+      const double log_x = std::log(uniform_open_closed(rng)) / a, log_y = std::log(uniform_open_closed(rng)) / b;
+      // Both below log(1/2): X + Y < 1 without computing them (they may underflow).
+      if (std::max(log_x, log_y) < -0.7 || std::exp(log_x) + std::exp(log_y) <= 1.0) return log_y - log_x;
+    }
   }
 
   // Splits a pending node's share between its halves; halves of zero alpha get nothing.
@@ -149,12 +165,15 @@ class DirichletTree {
       left_share = 0, right_share = n.share;
     } else if (a_right > 0) {
       NodeStream stream{mix64(key_ ^ mix64(std::uint64_t(n.node)))};
-      const double d = log_gamma_variate(a_right, stream) - log_gamma_variate(a_left, stream);
+      const double d = log_odds_of_beta(a_left, a_right, stream);
       left_share = n.share / (1.0 + std::exp(d));
       right_share = n.share / (1.0 + std::exp(-d));
     }
     for (const auto& [child, share] : {std::pair{2 * n.node, left_share}, std::pair{2 * n.node + 1, right_share}}) {
       if (share <= 0) continue;
+      // Opening the child reads its children's sums: a cache miss in a large tree, so
+      // fetch them now, while other nodes are opened.
+      if (child < leaf0_) __builtin_prefetch(&sums_[std::size_t(2 * child)]);
       (child >= leaf0_ ? explored_ : pending_).push_back({child, share, 0});
     }
   }
