@@ -88,8 +88,9 @@ std::optional<BatchedClientPass> BatchedClientPass::of(const torch::nn::Sequenti
       return std::nullopt;
     }
     const std::size_t own = module.parameters().size();
-    const std::size_t expected = layer.kind == Kind::PerSample ? 0 : layer.kind == Kind::GroupNorm && !layer.bias ? 0
-                                                                                                 : 1 + layer.bias;
+    std::size_t expected = 0;  // weight and bias of a convolution or linear layer; scale and shift of a norm
+    if (layer.kind == Kind::Conv2d || layer.kind == Kind::Linear) expected = layer.bias ? 2 : 1;
+    if (layer.kind == Kind::GroupNorm && layer.bias) expected = 2;
     if (own != expected) return std::nullopt;  // a subclass with parameters of its own
     weight += own;
     pass.layers_.push_back(std::move(layer));
@@ -127,7 +128,9 @@ at::Tensor BatchedClientPass::forward(const std::vector<at::Tensor>& weights, co
         const at::Tensor block = at::zeros({clients * slots.widest, rows, x.size(-1)}, x.options())
                                      .index_copy(0, slots.position, x.reshape({n, rows, x.size(-1)}))
                                      .view({clients, -1, x.size(-1)});
-        at::Tensor y = at::bmm(block, w[0].transpose(1, 2)).view({clients * slots.widest, rows, -1}).index_select(0, slots.position);
+        at::Tensor y = at::bmm(block, w[0].transpose(1, 2))
+                           .view({clients * slots.widest, rows, -1})
+                           .index_select(0, slots.position);
         if (layer.bias) y = y + w[1].index_select(0, owner).unsqueeze(1);
         auto shape = x.sizes().vec();
         shape.back() = y.size(-1);

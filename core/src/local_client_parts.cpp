@@ -69,6 +69,7 @@ bool LocalClientParts::runs_batched(const PlannedStep& step) const {
 ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
   ClientOutputs out;
   activations_.clear();
+  stacked_.clear();  // a step whose backward never came (its server pass failed) leaves nothing behind
   if (step.takes.empty()) return out;
   const auto& labels = data_.labels(Split::Train);
   std::vector<std::int64_t> y(step.indices.size());
