@@ -25,6 +25,12 @@ TEST_CASE("psl validate: 0 and the resolved manifest, or 2 and every error", "[c
   r = run_psl("validate " + good.string() + " --set training.batch_size=-3");
   CHECK(r.status == 2);
   CHECK_THAT(r.output, Contains("--set training.batch_size: 'training.batch_size' = -3 is out of range"));
+
+  // A rule between two parameters, which the plugin's factory checks.
+  r = run_psl("validate " + good.string() +
+              " --set sampler.type=lds --set sampler.shares=uniform --set sampler.pacing=defer");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Contains(good.string() + ": sampler 'lds': shares = \"uniform\" needs pacing = \"gate\""));
 }
 
 TEST_CASE("psl plugins prints every component's parameters from its spec", "[cli]") {

@@ -4,6 +4,12 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "experiment_parts.hpp"
+#include "psl/api/delay_model.hpp"
+#include "psl/api/partitioner.hpp"
+#include "psl/api/protocol.hpp"
+#include "psl/api/sampler.hpp"
+#include "run_settings.hpp"
 
 namespace psl {
 
@@ -24,6 +30,18 @@ int command_validate(const RunOptions& options) {
   Registry registry;
   auto ex = load_or_report(options.manifest, options.sets, registry);
   if (!ex) return 2;
+  // A rule between a component's parameters lives in its plugin's factory, so build the
+  // components that are cheap to build (all but the data set, which loads its data).
+  try {
+    build<SplitModel>(*ex, registry, Kind::Model);
+    build<Partitioner>(*ex, registry, Kind::Partitioner);
+    build<Sampler>(*ex, registry, Kind::Sampler);
+    build<DelayModel>(*ex, registry, Kind::Delay);
+    build<Protocol>(*ex, registry, Kind::Protocol);
+  } catch (const RunError& e) {
+    fmt::print(stderr, "{}: {}\n", options.manifest, e.what());
+    return 2;
+  }
   if (!options.quiet) std::cout << to_toml(*ex);
   return 0;
 }
