@@ -235,7 +235,10 @@ class DirichletTree {
         }
         return placed;
       }
-      tau = std::min(tau / 8, largest_pending);
+      // Halves: a smaller step opens fewer nodes below the threshold the seats need,
+      // at the price of more scans of the explored leaves (eighths took 30.6-32 s, halves
+      // 24.6-25.4 s for the 100,000-client epoch of docs/benchmarks.md).
+      tau = std::min(tau / 2, largest_pending);
     }
   }
 
