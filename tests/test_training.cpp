@@ -42,12 +42,14 @@ std::filesystem::path run(const std::string& name, const std::string& extra_trai
 
 RunSummary summary(const std::filesystem::path& dir) { return read_run_summary(dir); }
 
-// The bundled fmnist_cnn model with its default parameters.
-std::unique_ptr<SplitModel> fmnist_cnn() {
+// A bundled model with its default parameters, but those in `params`.
+std::unique_ptr<SplitModel> bundled_model(const std::string& type, std::map<std::string, ParamValue> params = {}) {
   Context ctx;
-  ctx.params = test::defaults_for(Kind::Model, "fmnist_cnn");
-  return test::bundled().make<SplitModel>(Kind::Model, "fmnist_cnn", ctx);
+  ctx.params = test::defaults_for(Kind::Model, type, std::move(params));
+  return test::bundled().make<SplitModel>(Kind::Model, type, ctx);
 }
+
+std::unique_ptr<SplitModel> fmnist_cnn() { return bundled_model("fmnist_cnn"); }
 
 // metrics.csv without the wall-time column, which is the only thing allowed to differ.
 std::vector<std::string> metrics_without_wall_time(const std::filesystem::path& dir) {
@@ -275,17 +277,11 @@ class GroupNormNet : public SplitModel {
     return net;
   }
 };
-
-std::unique_ptr<SplitModel> bundled_model(const std::string& type, std::map<std::string, ParamValue> params = {}) {
-  Context ctx;
-  ctx.params = test::defaults_for(Kind::Model, type, std::move(params));
-  return test::bundled().make<SplitModel>(Kind::Model, type, ctx);
-}
 }  // namespace
 
 TEST_CASE("a batched step trains every client's part as a pass of its own would", "[training][batched]") {
   std::vector<std::pair<std::string, std::unique_ptr<SplitModel>>> models;
-  models.emplace_back("fmnist_cnn", bundled_model("fmnist_cnn"));
+  models.emplace_back("fmnist_cnn", fmnist_cnn());
   models.emplace_back("mlp", bundled_model("mlp", {{"hidden", ParamValue(std::vector<std::int64_t>{24, 16})}}));
   models.emplace_back("groupnorm", std::make_unique<GroupNormNet>());
   torch::manual_seed(8);

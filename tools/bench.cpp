@@ -66,11 +66,14 @@ fs::path write_manifest(const std::string& name, const std::string& text) {
   return file;
 }
 
-std::string training_manifest(
-    std::int64_t clients, const std::string& sync, std::int64_t steps, std::int64_t threads,
-    const std::string& transport = "simulated", const std::string& data = "type = \"fashion_mnist\"",
-    const std::string& partitioner = "type = \"extended_dirichlet\"\nclasses_per_client = 2",
-    const std::string& model = "fmnist_cnn") {
+// The default data and partition of the training manifests: Fashion-MNIST, 2 classes per client.
+const char* const kFashionMnist = "type = \"fashion_mnist\"";
+const char* const kTwoClassesPerClient = "type = \"extended_dirichlet\"\nclasses_per_client = 2";
+
+std::string training_manifest(std::int64_t clients, const std::string& sync, std::int64_t steps, std::int64_t threads,
+                              const std::string& transport = "simulated", const std::string& data = kFashionMnist,
+                              const std::string& partitioner = kTwoClassesPerClient,
+                              const std::string& model = "fmnist_cnn") {
   return fmt::format(R"(name = "bench"
 seed = 1
 [data]
@@ -187,8 +190,7 @@ double psl_samples_per_s(psl::Registry& registry, const psl::Experiment& ex, con
 void training_ratio(psl::Registry& registry, std::int64_t clients, const std::string& sync, std::int64_t steps,
                     int reps, std::int64_t threads = 0, const std::string& model = "fmnist_cnn") {
   const auto file = write_manifest(
-      "train", training_manifest(clients, sync, steps, threads, "simulated", "type = \"fashion_mnist\"",
-                                 "type = \"extended_dirichlet\"\nclasses_per_client = 2", model));
+      "train", training_manifest(clients, sync, steps, threads, "simulated", kFashionMnist, kTwoClassesPerClient, model));
   const auto ex = psl::load_experiment(file, {}, registry);
   std::vector<double> psl_v, plain_v, ratio;
   for (int r = 0; r < reps; ++r) {  // alternate, so drift hits both alike

@@ -56,8 +56,9 @@ ClientPart& LocalClientParts::working_part(std::size_t take) {
   return *parts_[take];
 }
 
-// A client with two takes in one step trains twice (two optimizer steps) client by
-// client; one take alone trains as its own part would.
+// One take alone trains as its own part would. The planner refuses a client twice in one
+// step; should such a step come anyway, its stacked rows would overwrite each other, so it
+// trains client by client (two optimizer steps).
 bool LocalClientParts::runs_batched(const PlannedStep& step) const {
   if (!batched_ || step.takes.size() < 2) return false;
   std::unordered_set<std::int64_t> seen;
