@@ -117,6 +117,18 @@ TEST_CASE("a resumed run ends with the same numbers as an uninterrupted one", "[
   CHECK(summary(part).test_accuracy == summary(full).test_accuracy);
 }
 
+TEST_CASE("a resumed local-sync run (batched client parts, momentum) ends with the same numbers", "[training][resume]") {
+  const std::string local = "client_sync = \"local\"\nmomentum = 0.9\n";
+  const auto full = run("resume-local-full", local);
+  const auto part = run("resume-local-part", local, "ugs", 1);
+  RunSettings settings;
+  settings.out = part;
+  settings.resume = true;
+  settings.quiet = true;
+  run_experiment(test::load(part / "manifest.toml"), test::bundled(), settings);
+  CHECK(metrics_without_wall_time(part) == metrics_without_wall_time(full));
+}
+
 TEST_CASE("a run stopped by max_steps on an evaluation step evaluates it once", "[training]") {
   const auto dir = run("max-steps-eval", "eval_every_steps = 5\nmax_steps = 10\n");
   std::vector<std::int64_t> evaluated;
