@@ -78,6 +78,8 @@ struct ScriptedClient {
   std::vector<std::vector<std::int64_t>> gradient_shapes;
   float gradient_value = 0;
   std::chrono::milliseconds before_activations{0}, before_gradients{0};
+  float last_activation = 0;  // the last value of the activations (the rest are zeros)
+  std::int64_t label = 0;     // every label
 
   void run(std::uint16_t port, std::int64_t k) const {
     asio::io_context io;
@@ -88,8 +90,10 @@ struct ScriptedClient {
     std::vector<std::int64_t> shape = {r.count};
     shape.insert(shape.end(), activation_shape.begin(), activation_shape.end());
     std::this_thread::sleep_for(before_activations);
-    asio::write(s, asio::buffer(encode_frame(
-                       MsgType::Activations, encode(Activations{r.step, at::zeros(shape), at::zeros({r.count}, at::kLong)}))));
+    at::Tensor activations = at::zeros(shape);
+    activations.view({-1})[-1] = last_activation;
+    asio::write(s, asio::buffer(encode_frame(MsgType::Activations,
+                                             encode(Activations{r.step, activations, at::full({r.count}, label, at::kLong)}))));
     const Gradient g = decode_gradient(read_frame(s).payload);
     ClientGrads out{g.step, {}};
     for (const auto& sh : gradient_shapes) out.grads.push_back(at::full(sh, gradient_value));
@@ -239,6 +243,49 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   CHECK(log.has("client 1 lost at step 0 (sent gradient tensor 0"));
   // Only the honest (zero) gradient was applied: the client part did not move.
   CHECK(all_equal(before, rig.client_weights()));
+  server.shutdown_all("done");
+  honest.join();
+  attacker.join();
+}
+
+TEST_CASE("non-finite or huge activations and labels out of range are refused and blamed on their sender",
+          "[server][limits]") {
+  Log log;
+  TcpServer server(options(log));
+  RemoteOptions ro;
+  ro.on_client_loss = ClientLossPolicy::Drop;
+  RemoteHooks hooks;
+  hooks.log = log.sink();
+  auto rig = mlp_rig(server, ro, hooks);
+  struct Attack {
+    float last_activation;
+    std::int64_t label;
+    const char* blamed;
+  };
+  // Only the last value is bad: the check reads every value, not a sample of them.
+  const auto attack = GENERATE(Attack{NAN, 0, "sent activations that are not finite"},
+                               Attack{-INFINITY, 0, "sent activations that are not finite"},
+                               Attack{2e6f, 0, "sent activations with a value of 2e+06"},
+                               Attack{0, -1, "sent labels out of range"}, Attack{0, 4, "sent labels out of range"});
+  ScriptedClient honest_client{rig.activation_shape, rig.gradient_shapes};
+  ScriptedClient attacker_client = honest_client;
+  attacker_client.last_activation = attack.last_activation;
+  attacker_client.label = attack.label;
+  std::thread honest([&] { honest_client.run(server.port(), 0); });
+  std::thread attacker([&] {
+    try {
+      attacker_client.run(server.port(), 1);
+    } catch (const std::exception&) {  // refused: the server closes before any gradient comes
+    }
+  });
+  REQUIRE(server.wait_all_connected(10.0).empty());
+  PlannedStep step;
+  step.step = 0;
+  step.takes = {{0, 2}, {1, 2}};
+  step.offsets = {0, 0};
+  CHECK(std::isfinite(rig.trainer->step(step)));
+  CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{1});
+  CHECK(log.has(std::string("client 1 lost at step 0 (") + attack.blamed));
   server.shutdown_all("done");
   honest.join();
   attacker.join();
