@@ -51,10 +51,11 @@ std::string out_of_bounds(const at::Tensor& t, double bound, const std::string& 
   return "";
 }
 
-// Labels are class indices in [0, classes) (decoded tensors are contiguous int64).
+// Labels are class indices in [0, classes) (int64, checked by the caller).
 bool labels_in_range(const at::Tensor& labels, std::int64_t classes) {
-  const auto* y = labels.contiguous().data_ptr<std::int64_t>();
-  return std::all_of(y, y + labels.numel(), [classes](std::int64_t c) { return c >= 0 && c < classes; });
+  const at::Tensor held = labels.contiguous();
+  const auto* y = held.data_ptr<std::int64_t>();
+  return std::all_of(y, y + held.numel(), [classes](std::int64_t c) { return c >= 0 && c < classes; });
 }
 
 // Tensors that must match `want` in type and shape, each finite and within the bound.
