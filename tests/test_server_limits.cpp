@@ -113,6 +113,24 @@ test::RemoteRig mlp_rig(TcpServer& server, RemoteOptions ro, RemoteHooks hooks, 
   return test::remote_rig(server, *model, {1, 6, 6}, 4, 2, std::move(ro), std::move(hooks), o);
 }
 
+// The same rig whose server drops a client that sends anything wrong, and logs why.
+test::RemoteRig dropping_rig(TcpServer& server, Log& log, const OptimizerSettings& o = {}) {
+  RemoteOptions ro;
+  ro.on_client_loss = ClientLossPolicy::Drop;
+  RemoteHooks hooks;
+  hooks.log = log.sink();
+  return mlp_rig(server, std::move(ro), std::move(hooks), o);
+}
+
+// Step 0: two samples from each of clients 0 and 1.
+PlannedStep two_client_step() {
+  PlannedStep step;
+  step.step = 0;
+  step.takes = {{0, 2}, {1, 2}};
+  step.offsets = {0, 0};
+  return step;
+}
+
 bool all_equal(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -217,13 +235,8 @@ TEST_CASE("a client that never says Ready gives its id back", "[server][limits]"
 
 TEST_CASE("non-finite or huge client gradients are refused and blamed on their sender", "[server][limits]") {
   Log log;
-  auto o = options(log);
-  TcpServer server(o);
-  RemoteOptions ro;
-  ro.on_client_loss = ClientLossPolicy::Drop;
-  RemoteHooks hooks;
-  hooks.log = log.sink();
-  auto rig = mlp_rig(server, ro, hooks);
+  TcpServer server(options(log));
+  auto rig = dropping_rig(server, log);
   const auto shapes = rig.gradient_shapes;
   const auto act_shape = rig.activation_shape;
 
@@ -234,11 +247,7 @@ TEST_CASE("non-finite or huge client gradients are refused and blamed on their s
   std::thread attacker([&] { attacker_client.run(server.port(), 1); });
   REQUIRE(server.wait_all_connected(10.0).empty());
   const auto before = rig.client_weights();
-  PlannedStep step;
-  step.step = 0;
-  step.takes = {{0, 2}, {1, 2}};
-  step.offsets = {0, 0};
-  CHECK(std::isfinite(rig.trainer->step(step)));
+  CHECK(std::isfinite(rig.trainer->step(two_client_step())));
   CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{1});
   CHECK(log.has("client 1 lost at step 0 (sent gradient tensor 0"));
   // Only the honest (zero) gradient was applied: the client part did not move.
@@ -252,11 +261,7 @@ TEST_CASE("non-finite or huge activations and labels out of range are refused an
           "[server][limits]") {
   Log log;
   TcpServer server(options(log));
-  RemoteOptions ro;
-  ro.on_client_loss = ClientLossPolicy::Drop;
-  RemoteHooks hooks;
-  hooks.log = log.sink();
-  auto rig = mlp_rig(server, ro, hooks);
+  auto rig = dropping_rig(server, log);
   struct Attack {
     float last_activation;
     std::int64_t label;
@@ -279,11 +284,7 @@ TEST_CASE("non-finite or huge activations and labels out of range are refused an
     }
   });
   REQUIRE(server.wait_all_connected(10.0).empty());
-  PlannedStep step;
-  step.step = 0;
-  step.takes = {{0, 2}, {1, 2}};
-  step.offsets = {0, 0};
-  CHECK(std::isfinite(rig.trainer->step(step)));
+  CHECK(std::isfinite(rig.trainer->step(two_client_step())));
   CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{1});
   CHECK(log.has(std::string("client 1 lost at step 0 (") + attack.blamed));
   server.shutdown_all("done");
@@ -294,22 +295,15 @@ TEST_CASE("non-finite or huge activations and labels out of range are refused an
 TEST_CASE("a step whose every client gradient is refused leaves the shared part alone", "[server][limits]") {
   Log log;
   TcpServer server(options(log));
-  RemoteOptions ro;
-  ro.on_client_loss = ClientLossPolicy::Drop;
-  RemoteHooks hooks;
-  hooks.log = log.sink();
   // Weight decay moves weights even with a zero gradient: an update without any
   // gradient would show.
-  auto rig = mlp_rig(server, ro, hooks, OptimizerSettings{OptimizerKind::Sgd, 0.1, 0.9, 0.1});
+  auto rig = dropping_rig(server, log, OptimizerSettings{OptimizerKind::Sgd, 0.1, 0.9, 0.1});
   const ScriptedClient a{rig.activation_shape, rig.gradient_shapes, NAN}, b{rig.activation_shape, rig.gradient_shapes, NAN};
   std::thread ta([&] { a.run(server.port(), 0); });
   std::thread tb([&] { b.run(server.port(), 1); });
   REQUIRE(server.wait_all_connected(10.0).empty());
   const auto before = rig.client_weights();
-  PlannedStep step;
-  step.takes = {{0, 2}, {1, 2}};
-  step.offsets = {0, 0};
-  rig.trainer->step(step);
+  rig.trainer->step(two_client_step());
   CHECK(rig.parts->take_events().dropped == std::vector<std::int64_t>{0, 1});
   CHECK(all_equal(before, rig.client_weights()));
   server.shutdown_all("done");
