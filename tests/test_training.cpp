@@ -40,6 +40,15 @@ std::filesystem::path run(const std::string& name, const std::string& extra_trai
   return settings.out;
 }
 
+// Continues the run in `dir` from its checkpoint, as `psl run --resume DIR` does.
+void resume(const std::filesystem::path& dir) {
+  RunSettings settings;
+  settings.out = dir;
+  settings.resume = true;
+  settings.quiet = true;
+  run_experiment(test::load(dir / "manifest.toml"), test::bundled(), settings);
+}
+
 RunSummary summary(const std::filesystem::path& dir) { return read_run_summary(dir); }
 
 // A bundled model with its default parameters, but those in `params`.
@@ -108,11 +117,7 @@ TEST_CASE("a resumed run ends with the same numbers as an uninterrupted one", "[
   CHECK(summary(part).epochs_completed == 1);
   // Rows written after the checkpoint (a kill mid-epoch) must not survive the resume.
   std::ofstream(part / "metrics.csv", std::ios::app) << "99,1,0.5,0.5,1.0,32,3,0.1,0.1,0,0,,\n";
-  RunSettings settings;
-  settings.out = part;
-  settings.resume = true;
-  settings.quiet = true;
-  run_experiment(test::load(part / "manifest.toml"), test::bundled(), settings);
+  resume(part);
   CHECK(metrics_without_wall_time(part) == metrics_without_wall_time(full));
   CHECK(summary(part).test_accuracy == summary(full).test_accuracy);
 }
@@ -121,11 +126,7 @@ TEST_CASE("a resumed local-sync run (batched client parts, momentum) ends with t
   const std::string local = "client_sync = \"local\"\nmomentum = 0.9\n";
   const auto full = run("resume-local-full", local);
   const auto part = run("resume-local-part", local, "ugs", 1);
-  RunSettings settings;
-  settings.out = part;
-  settings.resume = true;
-  settings.quiet = true;
-  run_experiment(test::load(part / "manifest.toml"), test::bundled(), settings);
+  resume(part);
   CHECK(metrics_without_wall_time(part) == metrics_without_wall_time(full));
 }
 
