@@ -221,6 +221,28 @@ TEST_CASE("a client part's state round-trips through plain tensors, optimizer st
   }
 }
 
+TEST_CASE("a weighted average asked part by part is the same bits as one over parts held at once", "[training][rows]") {
+  auto model = fmnist_cnn();
+  torch::manual_seed(6);
+  std::vector<std::vector<at::Tensor>> parts;
+  for (int k = 0; k < 3; ++k) parts.push_back(weights_of(*model->build({1, 28, 28}, 10).client));
+  const std::vector<double> weights{0.5, 0.3, 0.2};
+  auto held = model->build({1, 28, 28}, 10).client, streamed = model->build({1, 28, 28}, 10).client;
+  weighted_average(parts, weights, *held);
+  std::vector<std::size_t> asked;
+  weighted_average(
+      [&](std::size_t k) {
+        asked.push_back(k);
+        return parts[k];
+      },
+      weights, *streamed);
+  CHECK(asked == std::vector<std::size_t>{0, 1, 2});
+  const auto a = weights_of(*held), b = weights_of(*streamed);
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(at::equal(a[i], b[i]));
+  CHECK_FALSE(at::equal(a[0], parts[0][0]));  // an average, not a copy of the first part
+  CHECK_THROWS_WITH(weighted_average(parts, {0.5, 0.5}, *held), Contains("3 parts but 2 weights"));
+}
+
 TEST_CASE("clients' parts kept as rows train exactly as parts of their own", "[training][rows]") {
   for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
     INFO(to_string(kind));

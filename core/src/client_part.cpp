@@ -146,16 +146,24 @@ void copy_weights(const torch::nn::Module& from, torch::nn::Module& to) {
 
 void weighted_average(const std::vector<std::vector<at::Tensor>>& parts, const std::vector<double>& weights,
                       torch::nn::Module& target) {
+  if (parts.size() != weights.size())
+    throw std::invalid_argument(fmt::format("{} parts but {} weights to average them with", parts.size(), weights.size()));
+  weighted_average([&parts](std::size_t k) { return parts[k]; }, weights, target);
+}
+
+void weighted_average(const std::function<std::vector<at::Tensor>(std::size_t)>& part,
+                      const std::vector<double>& weights, torch::nn::Module& target) {
   torch::NoGradGuard guard;
   std::vector<at::Tensor> out;
   for (const auto& p : target.parameters()) out.push_back(p);
   for (const auto& b : target.buffers()) out.push_back(b);
   for (auto& t : out) t.zero_();
-  for (std::size_t k = 0; k < parts.size(); ++k) {
-    if (parts[k].size() != out.size())
-      throw std::invalid_argument(fmt::format("part {} has {} weight tensors, expected {}", k, parts[k].size(), out.size()));
+  for (std::size_t k = 0; k < weights.size(); ++k) {
+    const auto tensors = part(k);
+    if (tensors.size() != out.size())
+      throw std::invalid_argument(fmt::format("part {} has {} weight tensors, expected {}", k, tensors.size(), out.size()));
     for (std::size_t i = 0; i < out.size(); ++i)
-      if (out[i].is_floating_point()) out[i].add_(parts[k][i], weights[k]);
+      if (out[i].is_floating_point()) out[i].add_(tensors[i], weights[k]);
   }
 }
 

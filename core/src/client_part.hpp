@@ -8,6 +8,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -60,5 +61,9 @@ void copy_weights(const torch::nn::Module& from, torch::nn::Module& to);
 // same parts is the same bits in process and over the network.
 void weighted_average(const std::vector<std::vector<at::Tensor>>& parts, const std::vector<double>& weights,
                       torch::nn::Module& target);
+// The same, with part k given by `part(k)`, asked once per k in order: the parts need not
+// all be held at once (the views of 100,000 clients' rows alone take 100 MB).
+void weighted_average(const std::function<std::vector<at::Tensor>(std::size_t)>& part,
+                      const std::vector<double>& weights, torch::nn::Module& target);
 
 }  // namespace psl

@@ -134,14 +134,13 @@ void LocalClientParts::backward(const PlannedStep& step, const std::vector<at::T
   activations_.clear();
 }
 
-std::vector<std::vector<at::Tensor>> LocalClientParts::all_weights() const {
-  std::vector<std::vector<at::Tensor>> out;
-  for (std::int64_t k = 0; k < rows_->clients(); ++k) out.push_back(rows_->weights(k));
-  return out;
+void LocalClientParts::average_into_scratch(const std::vector<double>& weights) {
+  // Client by client: views of every client's rows at once would cost about 1 KB each.
+  weighted_average([this](std::size_t k) { return rows_->weights(std::int64_t(k)); }, weights, *scratch_);
 }
 
 void LocalClientParts::average(const std::vector<double>& weights) {
-  weighted_average(all_weights(), weights, *scratch_);
+  average_into_scratch(weights);
   rows_->set_all_weights(weights_of(*scratch_));
   for (std::int64_t k = 0; k < rows_->clients(); ++k) ++rows_->version(k);
 }
@@ -153,7 +152,7 @@ void LocalClientParts::hand_over(std::int64_t from, std::int64_t to) {
 
 torch::nn::Sequential LocalClientParts::evaluation_part(const std::vector<double>& weights) {
   if (layout_ == PartLayout::Shared) return parts_[0]->module;
-  weighted_average(all_weights(), weights, *scratch_);
+  average_into_scratch(weights);
   return scratch_;
 }
 

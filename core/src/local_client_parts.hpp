@@ -36,7 +36,7 @@ class LocalClientParts : public ClientParts {
  private:
   torch::nn::Sequential replica() const;
   ClientPart& working_part(std::size_t take);  // PerClient: the part that trains the step's take-th take
-  std::vector<std::vector<at::Tensor>> all_weights() const;
+  void average_into_scratch(const std::vector<double>& weights);  // scratch_ = the weighted average of the rows
   bool runs_batched(const PlannedStep& step) const;
 
   const SplitModel& model_;
