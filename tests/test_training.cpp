@@ -18,6 +18,7 @@
 #include "sampling_harness.hpp"
 #include "client_part.hpp"
 #include "client_rows.hpp"
+#include "convolution_backend.hpp"
 #include "batched_client_pass.hpp"
 #include "in_process_executor.hpp"
 #include "local_client_parts.hpp"
@@ -462,4 +463,21 @@ TEST_CASE("a failing run says why and leaves a readable folder", "[training]") {
   CHECK_THROWS_WITH(run_experiment(ex, test::bundled(), settings), Contains("partitioner 'extended_dirichlet'"));
   CHECK(summary(settings.out).status == "failed");
   CHECK_THAT(summary(settings.out).error, Contains("but 300 clients hold it"));
+}
+
+TEST_CASE("a client part whose convolutions read one channel trains without oneDNN, and the switch comes back",
+          "[training]") {
+  CHECK(runs_without_onednn(fmnist_cnn()->build({1, 28, 28}, 10).client));
+  // Two blocks: the second convolution reads 32 channels, where oneDNN is faster.
+  CHECK_FALSE(runs_without_onednn(bundled_model("fmnist_cnn", {{"cut", ParamValue(std::int64_t{2})}})->build({1, 28, 28}, 10).client));
+  CHECK_FALSE(runs_without_onednn(fmnist_cnn()->build({3, 28, 28}, 10).client));  // colour images
+  CHECK_FALSE(runs_without_onednn(bundled_model("mlp")->build({1, 28, 28}, 10).client));  // no convolution
+  const bool before = at::globalContext().userEnabledMkldnn();
+  {
+    const OneDnnOffScope off(true);
+    CHECK_FALSE(at::globalContext().userEnabledMkldnn());
+    const OneDnnOffScope kept(false);
+    CHECK_FALSE(at::globalContext().userEnabledMkldnn());
+  }
+  CHECK(at::globalContext().userEnabledMkldnn() == before);
 }

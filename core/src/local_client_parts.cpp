@@ -5,6 +5,7 @@
 
 #include <unordered_set>
 
+#include "convolution_backend.hpp"
 #include "stacked_optimizer_step.hpp"
 
 namespace psl {
@@ -31,7 +32,8 @@ LocalClientParts::LocalClientParts(const SplitModel& model, torch::nn::Sequentia
       layout_(layout),
       optimizer_(optimizer),
       fused_(fused && layout == PartLayout::Shared),
-      cloneable_(can_clone(*initial)) {
+      cloneable_(can_clone(*initial)),
+      without_onednn_(runs_without_onednn(initial)) {
   parts_.push_back(std::make_unique<ClientPart>(initial, optimizer));
   if (layout == PartLayout::PerClient) {
     rows_.emplace(*parts_[0], clients);  // every client starts from the same weights
@@ -77,6 +79,7 @@ ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(step.indices[i])];
   out.labels = torch::tensor(y);
   const at::Tensor x = data_.features(Split::Train, step.indices);
+  const OneDnnOffScope backend(without_onednn_ && !runs_batched(step));
   if (fused_) {
     activations_.push_back(parts_[0]->module->forward(x));
   } else if (runs_batched(step)) {
@@ -109,6 +112,7 @@ ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
 
 void LocalClientParts::backward(const PlannedStep& step, const std::vector<at::Tensor>& gradients) {
   // Only the clients of this step: the others' gradients are cleared before their next use.
+  const OneDnnOffScope backend(without_onednn_ && stacked_.empty());
   if (layout_ == PartLayout::Shared) {
     // The contributions add up, in take order, in the one part: the summed gradient.
     parts_[0]->optimizer->zero_grad();

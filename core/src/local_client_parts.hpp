@@ -45,6 +45,7 @@ class LocalClientParts : public ClientParts {
   PartLayout layout_;
   OptimizerSettings optimizer_;
   bool fused_, cloneable_;
+  bool without_onednn_;  // the part's convolutions are faster without oneDNN (convolution_backend.hpp)
   // Shared: the one part. PerClient: working parts, one per take of a step, bound to the
   // take's client's rows (parts_[0] also serves save and load).
   std::vector<std::unique_ptr<ClientPart>> parts_;

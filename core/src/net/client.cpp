@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "client_part.hpp"
+#include "convolution_backend.hpp"
 #include "psl/api/protocol.hpp"
 #include "experiment_parts.hpp"
 #include "manifest.hpp"
@@ -53,6 +54,7 @@ struct Side {
   ClientSide data;
   std::optional<ClientPart> part;
   PartLayout layout = PartLayout::Shared;
+  bool without_onednn = false;  // convolution_backend.hpp
   std::string run_id;
   std::int64_t epoch = -1;
   std::vector<std::int64_t> order;
@@ -137,7 +139,10 @@ class Client {
           expect_version(r.version);
           const auto started = std::chrono::steady_clock::now();
           auto [x, y] = samples(r);
-          pending_ = part.module->forward(x);
+          {
+            const OneDnnOffScope backend(side_->without_onednn);
+            pending_ = part.module->forward(x);
+          }
           pace(started, r.count);
           pending_step = r.step;
           c.write(MsgType::Activations, encode(Activations{r.step, pending_.detach(), y}));
@@ -226,6 +231,7 @@ class Client {
   }
   void pending_backward(const Gradient& g) {
     if (g.gradient.sizes() != pending_.sizes()) throw ProtocolError("a gradient of the wrong shape");
+    const OneDnnOffScope backend(side_->without_onednn);
     pending_.backward(g.gradient);
   }
 
@@ -245,6 +251,7 @@ class Client {
     // The same seeded build as the server's: the initial part never crosses the network.
     auto network = initial_network(side_->experiment, *side_->data.model, *side_->data.dataset);
     side_->part.emplace(network.client, with_lr_scale(optimizer_settings(t), shape.client_lr_scale));
+    side_->without_onednn = runs_without_onednn(network.client);
     load_kept_part();
     // A lazy data set reads its features on first use: now, before saying Ready, so that
     // loading is not part of the first step (as in a simulated run).
