@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,14 @@ double peak_rss_mib() {
   for (std::string line; std::getline(in, line);)
     if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return 0;
+}
+
+// The heap's size: every arena's memory from sbrk, plus mmap'd blocks. Training processes
+// keep freed memory (no trimming, no mmap: process_settings.cpp), so this never falls and
+// at the end of a run is the heap's peak.
+double heap_mib() {
+  const struct mallinfo2 m = mallinfo2();
+  return double(m.arena + m.hblkhd) / (1024.0 * 1024.0);
 }
 
 }  // namespace
@@ -193,6 +202,7 @@ const RunSummary& Recorder::write_summary(const std::string& status, const std::
   s.activation_bytes_per_sample = bytes_per_sample_;
   s.torch_threads = at::get_num_threads();
   s.peak_rss_mib = peak_rss_mib();
+  s.peak_heap_mib = heap_mib();
   // What the summary belongs to: the manifest and the metrics.csv bytes it was written
   // with (docs/run-folder.md); readers refuse a folder whose files disagree with these.
   s.manifest_sha256 = manifest_sha256_;

@@ -73,6 +73,7 @@ json to_json(const RunSummary& s) {
   j["latency_source"] = s.latency_source;
   j["torch_threads"] = s.torch_threads;
   j["peak_rss_mib"] = s.peak_rss_mib;
+  j["peak_heap_mib"] = s.peak_heap_mib;
   j["manifest_sha256"] = s.manifest_sha256;
   j["metrics_bytes"] = s.metrics_bytes;
   j["metrics_sha256"] = s.metrics_sha256;
@@ -163,6 +164,7 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
     take(j, "latency_source", s.latency_source);
     take(j, "torch_threads", s.torch_threads);
     take(j, "peak_rss_mib", s.peak_rss_mib);
+    take(j, "peak_heap_mib", s.peak_heap_mib);
     take(j, "dropped_clients", s.dropped_clients);
     take(j, "lost_samples", s.lost_samples);
     if (j.contains("remote_phase_s")) {

@@ -45,6 +45,10 @@ struct RunSummary {
   std::string latency_source = "delay_model";
   std::int64_t torch_threads = 0;
   double peak_rss_mib = 0;
+  // The heap's high-water mark: what the allocator got from the system (training processes
+  // never give it back, process_settings.cpp). Unlike the resident set, the same from one
+  // invocation to the next.
+  double peak_heap_mib = 0;
   // TCP runs only
   std::optional<std::int64_t> dropped_clients, lost_samples;
   std::optional<RemotePhaseSeconds> remote_phase_s;
