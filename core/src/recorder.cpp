@@ -24,8 +24,8 @@ double peak_rss_mib() {
 }
 
 // The heap's size: every arena's memory from sbrk, plus mmap'd blocks. Training processes
-// keep freed memory (no trimming, no mmap: process_settings.cpp), so this never falls and
-// at the end of a run is the heap's peak.
+// keep freed memory (no mmap, and no trimming below 1 GiB free: process_settings.cpp), so
+// at the end of a run this is the heap's peak.
 double heap_mib() {
   const struct mallinfo2 m = mallinfo2();
   return double(m.arena + m.hblkhd) / (1024.0 * 1024.0);
