@@ -79,10 +79,11 @@ ClientOutputs LocalClientParts::forward(const PlannedStep& step) {
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(step.indices[i])];
   out.labels = torch::tensor(y);
   const at::Tensor x = data_.features(Split::Train, step.indices);
-  const OneDnnOffScope backend(without_onednn_ && !runs_batched(step));
+  const bool batched = !fused_ && runs_batched(step);
+  const OneDnnOffScope backend(without_onednn_ && !batched);  // the batched pass's grouped convolutions keep it
   if (fused_) {
     activations_.push_back(parts_[0]->module->forward(x));
-  } else if (runs_batched(step)) {
+  } else if (batched) {
     std::vector<std::int64_t> clients, owner;
     for (std::size_t i = 0; i < step.takes.size(); ++i) {
       clients.push_back(step.takes[i].client);
