@@ -95,6 +95,9 @@ TEST_CASE("a short synthetic run lowers the loss and writes a complete run folde
   CHECK(s.train_steps == 38);
   CHECK(s.train_samples == 1200);
   CHECK(s.test_accuracy.value() > 0.5);  // 4 classes: chance is 0.25
+  // The heap held at least the training data (600 samples of 16 floats) and at most the whole process.
+  CHECK(s.peak_heap_mib > 600 * 16 * 4 / (1024.0 * 1024.0));
+  CHECK(s.peak_heap_mib <= s.peak_rss_mib);
   // The keys SPEC.md promises, in the file itself.
   std::ifstream in(dir / "summary.json");
   const auto j = nlohmann::json::parse(in);

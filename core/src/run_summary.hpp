@@ -45,8 +45,8 @@ struct RunSummary {
   std::string latency_source = "delay_model";
   std::int64_t torch_threads = 0;
   double peak_rss_mib = 0;
-  // The heap's high-water mark: what the allocator got from the system (training processes
-  // never give it back, process_settings.cpp). Unlike the resident set, the same from one
+  // The heap's high-water mark: what the allocator got from the system, which training
+  // processes keep (process_settings.cpp). Unlike the resident set, the same from one
   // invocation to the next.
   double peak_heap_mib = 0;
   // TCP runs only
