@@ -104,6 +104,22 @@ TEST_CASE("a sweep runs its grid, resumes, and its report matches the runs", "[s
   CHECK_THAT(md, Contains("| settings | class 0 | class 1 | class 2 | class 3 | worst class |"));
   for (const auto& g : groups) CHECK_THAT(md, Contains(fmt::format("{:.2f} ± {:.2f}", g.accuracy_mean, g.accuracy_std)));
 
+  // A run that has not finished (a sweep in progress) stays out of the means, and is named.
+  auto in_progress = found;
+  in_progress[0].summary.status = "running";
+  in_progress[0].summary.test_accuracy = 0.01;
+  const auto partial_md = report::markdown(in_progress);
+  CHECK_THAT(partial_md, Contains("Left out of the tables of means: 1 of 8 runs are not complete"));
+  CHECK_THAT(partial_md, Contains(in_progress[0].dir.filename().string() + " (running,"));
+  const auto alone = report::group_stats(report::complete_runs(in_progress));
+  for (const auto& g : alone)
+    if (g.group == in_progress[0].group) {
+      CHECK(g.runs == 1);
+      CHECK(g.accuracy_mean > 1.0);  // the other seed's accuracy, not a mean with 1%
+      CHECK_THAT(partial_md, Contains(fmt::format("{:.2f} ± 0.00", g.accuracy_mean)));
+    }
+  CHECK(report::markdown(found).find("Left out") == std::string::npos);
+
   // The static page (no charting library): every figure an inline SVG, nothing to fetch or run.
   report::PageOptions static_page;
   static_page.dygraphs_dir = "";

@@ -30,6 +30,25 @@ TrafficMb traffic_mb(const RunSummary& s) {
   return {activations, activations};
 }
 
+std::vector<Run> complete_runs(const std::vector<Run>& runs) {
+  std::vector<Run> out;
+  for (const auto& r : runs)
+    if (r.summary.status == "complete") out.push_back(r);
+  return out;
+}
+
+std::string left_out_of_means(const std::vector<Run>& runs) {
+  std::vector<std::string> names;
+  for (const auto& r : runs)
+    if (r.summary.status != "complete")
+      names.push_back(fmt::format("{} ({}, {} of {} epochs)", r.dir.filename().string(), r.summary.status,
+                                  r.summary.epochs_completed, r.summary.epochs));
+  if (names.empty()) return "";
+  return fmt::format("Left out of the tables of means: {} of {} runs are not complete (they would enter with the "
+                     "numbers of their last evaluation): {}.",
+                     names.size(), runs.size(), fmt::join(names, "; "));
+}
+
 std::vector<GroupStats> group_stats(const std::vector<Run>& runs) {
   std::vector<GroupStats> out;
   std::map<std::string, std::size_t> index;

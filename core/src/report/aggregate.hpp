@@ -29,6 +29,13 @@ struct GroupStats {
 };
 std::vector<GroupStats> group_stats(const std::vector<Run>& runs);
 
+// The runs the tables of means are made of: the complete ones. A run still running, or
+// one that failed, would enter them with the numbers of its last evaluation, mid-training.
+std::vector<Run> complete_runs(const std::vector<Run>& runs);
+// Empty when every run is complete; otherwise a sentence naming the runs the tables of
+// means leave out, with their status and how far they got.
+std::string left_out_of_means(const std::vector<Run>& runs);
+
 // A run's traffic up and down in MB: summary.json's bytes_up and bytes_down; for runs of
 // a psl before byte counts, each trained sample's activations up and their gradient
 // down (what activation_bytes_per_sample prices).

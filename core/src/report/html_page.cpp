@@ -118,9 +118,11 @@ std::string section(const std::string& title, const std::string& body) { return 
 }  // namespace
 
 std::string html_page(const std::vector<Run>& runs, const PageOptions& o) {
-  const auto groups = group_stats(runs);
+  const auto done = complete_runs(runs);
+  const auto groups = group_stats(done);
   const auto diff = settings_diff(runs);
   const auto figs = figures(runs, o.band);
+  const auto left_out = left_out_of_means(runs);
   const fs::path js = o.dygraphs_dir / "dygraph.min.js", css = o.dygraphs_dir / "dygraph.min.css";
   std::string library;
   if (!o.dygraphs_dir.empty() && fs::exists(js) && fs::exists(css))
@@ -140,12 +142,13 @@ std::string html_page(const std::vector<Run>& runs, const PageOptions& o) {
   }
   out += "</head><body>\n";
   out += fmt::format("<h1>psl report</h1>\n<p>{} runs in {} settings.</p>\n", runs.size(), groups.size());
+  if (!left_out.empty()) out += "<p class=\"left-out\">" + escape_xml(left_out) + "</p>\n";
   out += section("Settings", html_table(varying_settings_table(diff), "varying-settings") +
                                  "<details><summary>The same in every run</summary>\n" +
                                  html_table(fixed_settings_table(diff), "fixed-settings") + "</details>\n");
   out += section("Test accuracy by sampler and client count (mean ± std over seeds, %)",
                  html_table(paper_table(groups), "paper-table"));
-  out += section("Every setting", html_table(group_table(runs, groups, o.tables), "runs-table"));
+  out += section("Every setting", html_table(group_table(done, groups, o.tables), "runs-table"));
   out += section("Test accuracy per class (mean over seeds, %)", html_table(class_table(groups), "class-table"));
   out += section("Every run", html_table(run_table(runs, o.tables), "per-run-table"));
   out += "<h2>Figures</h2>\n";

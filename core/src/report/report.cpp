@@ -10,12 +10,15 @@ namespace psl::report {
 namespace fs = std::filesystem;
 
 std::string markdown(const std::vector<Run>& runs, const TableOptions& options) {
-  const auto groups = group_stats(runs);
+  const auto done = complete_runs(runs);
+  const auto groups = group_stats(done);
   const auto diff = settings_diff(runs);
-  std::string out = "## Settings that vary\n\n" + markdown_table(varying_settings_table(diff));
+  const auto left_out = left_out_of_means(runs);
+  std::string out = left_out.empty() ? "" : left_out + "\n\n";
+  out += "## Settings that vary\n\n" + markdown_table(varying_settings_table(diff));
   out += "\n## Test accuracy by sampler and client count (mean ± std over seeds, %)\n\n";
   out += markdown_table(paper_table(groups));
-  out += "\n## Every setting\n\n" + markdown_table(group_table(runs, groups, options));
+  out += "\n## Every setting\n\n" + markdown_table(group_table(done, groups, options));
   out += "\n## Test accuracy per class (mean over seeds, %)\n\n" + markdown_table(class_table(groups));
   return out;
 }
@@ -24,13 +27,14 @@ std::string html(const std::vector<Run>& runs, const PageOptions& options) { ret
 
 void write_csv(const std::vector<Run>& runs, const PageOptions& o, const fs::path& dir) {
   fs::create_directories(dir);
-  const auto groups = group_stats(runs);
+  const auto done = complete_runs(runs);
+  const auto groups = group_stats(done);
   const auto diff = settings_diff(runs);
   Table settings = {{"setting", "varies", "values"}};
   for (const auto& [k, v] : diff.fixed) settings.push_back({k, "no", v});
   for (const auto& [k, values] : diff.varying) settings.push_back({k, "yes", fmt::format("{}", fmt::join(values, "; "))});
   write_file_atomic(dir / "settings.csv", csv_table(settings));
-  write_file_atomic(dir / "groups.csv", csv_table(group_table(runs, groups, o.tables)));
+  write_file_atomic(dir / "groups.csv", csv_table(group_table(done, groups, o.tables)));
   write_file_atomic(dir / "runs.csv", csv_table(run_table(runs, o.tables)));
   write_file_atomic(dir / "paper.csv", csv_table(paper_table(groups)));
   write_file_atomic(dir / "classes.csv", csv_table(class_table(groups)));
@@ -57,6 +61,7 @@ int command_report(const ReportOptions& o) {
   try {
     std::vector<fs::path> paths(o.paths.begin(), o.paths.end());
     const auto runs = find_runs(paths);
+    if (const auto left_out = left_out_of_means(runs); !left_out.empty()) fmt::print(stderr, "psl report: {}\n", left_out);
     PageOptions page;
     page.band = o.band == "minmax" ? Band::MinMax : Band::Std;
     page.tables.target = o.target;
