@@ -408,8 +408,8 @@ int main(int argc, char** argv) {
   if (wants(5)) {
     fmt::print("5. peak memory of a simulated run (fmnist_cnn, 20 steps)\n");
     // One run's summary.json: its peak resident set (VmHWM) and its heap's high-water mark.
-    // Per-client costs come from the heap: the resident set's baseline moves by tens of MiB
-    // from one invocation to the next (docs/benchmarks.md, section 5), the heap's does not.
+    // Both are printed per client; both baselines move between invocations by tens of MiB
+    // (docs/benchmarks.md, section 5), so the median over repetitions is the figure.
     const auto peak = [](const std::string& manifest) {
       const auto file = write_manifest("mem", manifest);
       run_psl({"run", file.string(), "--out", (g_work / "mem").string(), "--quiet"});

@@ -46,8 +46,8 @@ struct RunSummary {
   std::int64_t torch_threads = 0;
   double peak_rss_mib = 0;
   // The heap's high-water mark: what the allocator got from the system, which training
-  // processes keep (process_settings.cpp). Unlike the resident set, the same from one
-  // invocation to the next.
+  // processes keep (process_settings.cpp). Without the libraries' pages the resident set
+  // holds; like it, it moves between invocations (threads' arenas).
   double peak_heap_mib = 0;
   // TCP runs only
   std::optional<std::int64_t> dropped_clients, lost_samples;
