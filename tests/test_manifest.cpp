@@ -276,3 +276,18 @@ TEST_CASE("a sampler that needs label histograms is refused by a manifest that d
   const auto granted = test::write_file(dir, "granted.toml", base + "label_aware = true\n");
   CHECK(load_experiment(granted, {}, registry).label_aware);
 }
+
+TEST_CASE("a learning-rate schedule loads, and is refused with real clients at its own line", "[manifest][lr]") {
+  const auto dir = test::temp_dir("manifest-lr-schedule");
+  const auto file = test::write_file(dir, "m.toml", test::small_manifest("lr_schedule = \"cosine\"\n"));
+  CHECK(test::load(file).training_settings.lr_schedule == LrSchedule::Cosine);
+  CHECK(test::load(test::write_file(dir, "default.toml", test::small_manifest())).training_settings.lr_schedule ==
+        LrSchedule::Constant);
+  const auto errors = errors_of(file, {parse_override("transport.type=tcp")});
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Contains(file.string() + ":30:15: training.lr_schedule = \"cosine\" works with the simulated "
+                                                 "transport only"));
+  const auto bad = errors_of(file, {parse_override("training.lr_schedule=linear")});
+  REQUIRE(bad.size() == 1);
+  CHECK_THAT(bad[0], Contains("--set training.lr_schedule") && Contains("cosine"));
+}

@@ -21,6 +21,7 @@
 #include "convolution_backend.hpp"
 #include "batched_client_pass.hpp"
 #include "in_process_executor.hpp"
+#include "learning_rate.hpp"
 #include "local_client_parts.hpp"
 #include "stacked_optimizer_step.hpp"
 #include "trainer.hpp"
@@ -200,6 +201,83 @@ TEST_CASE("fused and per-client client passes give the same parameters", "[train
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(at::allclose(a[i], b[i], 1e-4, 1e-6));
 }
 
+
+TEST_CASE("a scaled learning rate trains as a run built with that rate, server and clients", "[training][lr]") {
+  auto model = fmnist_cnn();
+  torch::manual_seed(4);
+  const RandomImages data(48);
+  struct Layout {
+    const char* name;
+    ClientSync sync;
+    bool fused;
+    bool server_per_client;
+  };
+  // Shared (one batch), local batched (the stacked step), local client by client, and a
+  // server copy per client (SplitFed V1).
+  for (const Layout layout : {Layout{"shared", ClientSync::Shared, true, false},
+                              Layout{"local batched", ClientSync::Local, true, false},
+                              Layout{"local per client", ClientSync::Local, false, false},
+                              Layout{"server per client", ClientSync::Local, true, true}}) {
+    for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
+      INFO(layout.name << ", " << to_string(kind));
+      auto executor = [&](double lr) {
+        torch::manual_seed(3);
+        TrainingSettings t;
+        t.clients = 3;
+        t.client_sync = layout.sync;
+        t.fused = layout.fused;
+        t.optimizer = kind;
+        t.lr = lr;
+        t.momentum = kind == OptimizerKind::Sgd ? 0.9 : 0.0;
+        auto net = model->build(data.sample_shape(), 10);
+        const auto shape = measure_activation_shape(net.client, data.sample_shape());
+        const ProtocolShape protocol{layout.sync == ClientSync::Shared ? PartLayout::Shared : PartLayout::PerClient,
+                                     layout.server_per_client};
+        return std::make_unique<InProcessExecutor>(data,
+                                                   TrainingSetup{*model, net, shape, {10, 10, 10}, t, protocol, data.sample_shape(), 10});
+      };
+      // 0.1 x 0.25 and 0.025 are the same double (a power of two apart from 0.1's).
+      auto scaled = executor(0.1), built = executor(0.025), unscaled = executor(0.1);
+      scaled->trainer()->scale_learning_rate(0.5);
+      scaled->trainer()->scale_learning_rate(0.25);  // of the rate as built, not of the last one
+      const std::vector<Take> takes = {{0, 5}, {1, 2}, {2, 9}};
+      for (int step = 0; step < 3; ++step) {
+        const auto plan = consecutive_step(step, takes, 16 * step);
+        scaled->execute(plan);
+        built->execute(plan);
+        unscaled->execute(plan);
+      }
+      const auto a = scaled->trainer()->parameters(), b = built->trainer()->parameters(),
+                 c = unscaled->trainer()->parameters();
+      REQUIRE(a.size() == b.size());
+      bool all_equal = true, any_moved_differently = false;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        all_equal = all_equal && at::equal(a[i], b[i]);
+        any_moved_differently = any_moved_differently || !at::equal(a[i], c[i]);
+      }
+      CHECK(all_equal);
+      CHECK(any_moved_differently);  // the scale took effect at all
+    }
+  }
+}
+
+TEST_CASE("the cosine schedule runs from lr to zero", "[training][lr]") {
+  CHECK(lr_factor(LrSchedule::Constant, 0.7) == 1.0);
+  CHECK(lr_factor(LrSchedule::Cosine, 0.0) == 1.0);
+  CHECK(lr_factor(LrSchedule::Cosine, 0.5) == Approx(0.5));
+  CHECK(lr_factor(LrSchedule::Cosine, 0.25) == Approx((1 + std::sqrt(0.5)) / 2));
+  CHECK(lr_factor(LrSchedule::Cosine, 1.0) == Approx(0.0).margin(1e-15));
+}
+
+TEST_CASE("a cosine run differs from a constant one and resumes to the same numbers", "[training][lr][resume]") {
+  const std::string cosine = "lr_schedule = \"cosine\"\n";
+  const auto full = run("lr-cosine-full", cosine);
+  CHECK(metrics_without_wall_time(full) != metrics_without_wall_time(run("lr-constant")));
+  CHECK(test::read_text(full / "manifest.toml").find("lr_schedule = 'cosine'") != std::string::npos);
+  const auto part = run("lr-cosine-part", cosine, "ugs", 1);
+  resume(part);
+  CHECK(metrics_without_wall_time(part) == metrics_without_wall_time(full));
+}
 TEST_CASE("a client part's state round-trips through plain tensors, optimizer state included", "[training]") {
   for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
     INFO(to_string(kind));

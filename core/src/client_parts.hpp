@@ -54,6 +54,9 @@ class ClientParts {
   // Every client's part and optimizer state, for the run's checkpoint.
   virtual void save(torch::serialize::OutputArchive& archive) = 0;
   virtual void load(torch::serialize::InputArchive& archive) = 0;
+  // Every client optimizer's learning rate becomes the one it was built with times `factor`
+  // (training.lr_schedule), from the next optimizer step on.
+  virtual void scale_learning_rate(double factor) = 0;
   // Real clients: what happened since the last call.
   virtual ClientEvents take_events() { return {}; }
 };

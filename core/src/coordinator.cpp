@@ -11,6 +11,7 @@
 #include "executor.hpp"
 #include "experiment_parts.hpp"
 #include "in_process_executor.hpp"
+#include "learning_rate.hpp"
 #include "net/tcp_executor.hpp"
 #include "process_settings.hpp"
 #include "progress.hpp"
@@ -189,6 +190,9 @@ class Run {
       while (!planner_->epoch_done()) {
         const auto t0 = Clock::now();
         const PlannedStep step = planner_->next();                  // plan
+        if (trainer_ && t.lr_schedule != LrSchedule::Constant)
+          trainer_->scale_learning_rate(
+              lr_factor(t.lr_schedule, run_fraction(recorder_->samples(), t.epochs * n, step.step, t.max_steps)));
         const StepOutcome outcome = executor_->execute(step);       // execute
         for (const auto k : outcome.dropped) planner_->drop_client(k);
         for (const auto& l : outcome.latencies) planner_->observe_latency(l.client, l.samples, l.seconds);

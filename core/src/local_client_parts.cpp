@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "convolution_backend.hpp"
+#include "learning_rate.hpp"
 #include "stacked_optimizer_step.hpp"
 
 namespace psl {
@@ -31,6 +32,7 @@ LocalClientParts::LocalClientParts(const SplitModel& model, torch::nn::Sequentia
       data_(data),
       layout_(layout),
       optimizer_(optimizer),
+      base_lr_(optimizer.lr),
       fused_(fused && layout == PartLayout::Shared),
       cloneable_(can_clone(*initial)),
       without_onednn_(runs_without_onednn(initial)) {
@@ -195,6 +197,11 @@ void LocalClientParts::load(torch::serialize::InputArchive& archive) {
     part.optimizer->load(opt);
     if (rows_) rows_->store(k, part);
   }
+}
+
+void LocalClientParts::scale_learning_rate(double factor) {
+  optimizer_.lr = base_lr_ * factor;  // the stacked step's rate, and that of working parts made later
+  for (const auto& part : parts_) set_learning_rate(*part->optimizer, optimizer_.lr);
 }
 
 }  // namespace psl

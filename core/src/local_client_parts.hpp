@@ -32,6 +32,7 @@ class LocalClientParts : public ClientParts {
   torch::nn::Sequential evaluation_part(const std::vector<double>& weights) override;
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
+  void scale_learning_rate(double factor) override;
 
  private:
   torch::nn::Sequential replica() const;
@@ -44,6 +45,7 @@ class LocalClientParts : public ClientParts {
   const Dataset& data_;
   PartLayout layout_;
   OptimizerSettings optimizer_;
+  double base_lr_;  // optimizer_.lr as built; scale_learning_rate multiplies it
   bool fused_, cloneable_;
   bool without_onednn_;  // the part's convolutions are faster without oneDNN (convolution_backend.hpp)
   // Shared: the one part. PerClient: working parts, one per take of a step, bound to the

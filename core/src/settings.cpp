@@ -23,6 +23,8 @@ constexpr std::pair<const char*, TransportKind> kTransports[] = {{"simulated", T
                                                                  {"tcp", TransportKind::Tcp}};
 constexpr std::pair<const char*, ClientLossPolicy> kPolicies[] = {
     {"wait", ClientLossPolicy::Wait}, {"drop", ClientLossPolicy::Drop}, {"abort", ClientLossPolicy::Abort}};
+constexpr std::pair<const char*, LrSchedule> kLrSchedules[] = {{"constant", LrSchedule::Constant},
+                                                             {"cosine", LrSchedule::Cosine}};
 
 template <class E, std::size_t N>
 const char* name_of(E value, const std::pair<const char*, E> (&options)[N]) {
@@ -37,6 +39,7 @@ const char* to_string(OptimizerKind v) { return name_of(v, kOptimizers); }
 const char* to_string(ClientSync v) { return name_of(v, kSyncs); }
 const char* to_string(TransportKind v) { return name_of(v, kTransports); }
 const char* to_string(ClientLossPolicy v) { return name_of(v, kPolicies); }
+const char* to_string(LrSchedule v) { return name_of(v, kLrSchedules); }
 
 TrainingSettings training_settings(const Params& t) {
   TrainingSettings s;
@@ -46,6 +49,7 @@ TrainingSettings training_settings(const Params& t) {
   s.max_steps = t.get_int("max_steps");
   s.optimizer = choice(t.get_string("optimizer"), kOptimizers);
   s.lr = t.get_float("lr");
+  s.lr_schedule = choice(t.get_string("lr_schedule"), kLrSchedules);
   s.momentum = t.get_float("momentum");
   s.weight_decay = t.get_float("weight_decay");
   s.client_sync = choice(t.get_string("client_sync"), kSyncs);

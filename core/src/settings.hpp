@@ -14,12 +14,14 @@ enum class OptimizerKind { Sgd, Adam };
 enum class ClientSync { Shared, Local, FedAvg };
 enum class TransportKind { Simulated, Tcp };
 enum class ClientLossPolicy { Wait, Drop, Abort };
+enum class LrSchedule { Constant, Cosine };
 
 // The manifest's spelling of each choice.
 const char* to_string(OptimizerKind v);
 const char* to_string(ClientSync v);
 const char* to_string(TransportKind v);
 const char* to_string(ClientLossPolicy v);
+const char* to_string(LrSchedule v);
 
 struct TrainingSettings {
   std::int64_t clients = 16;
@@ -28,6 +30,7 @@ struct TrainingSettings {
   std::int64_t max_steps = 0;  // 0: no limit
   OptimizerKind optimizer = OptimizerKind::Sgd;
   double lr = 0.05, momentum = 0, weight_decay = 0;
+  LrSchedule lr_schedule = LrSchedule::Constant;
   ClientSync client_sync = ClientSync::Shared;
   std::int64_t sync_every_steps = 10;
   bool fused = true;

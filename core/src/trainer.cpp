@@ -8,6 +8,8 @@
 #include <numeric>
 #include <utility>
 
+#include "learning_rate.hpp"
+
 namespace psl {
 
 std::vector<std::int64_t> measure_activation_shape(torch::nn::Sequential& client,
@@ -32,6 +34,7 @@ Trainer::Trainer(torch::nn::Sequential server, std::function<torch::nn::Sequenti
       samples_used_(client_sizes.size(), 0),
       eval_batch_size_(eval_batch_size) {
   const auto server_optimizer = with_lr_scale(optimizer, shape.server_lr_scale);
+  server_lr_ = server_optimizer.lr;
   servers_.push_back({server, make_optimizer(server->parameters(), server_optimizer)});
   if (shape.server_per_client) {
     for (std::size_t k = 1; k < client_sizes.size(); ++k) {
@@ -46,6 +49,11 @@ Trainer::Trainer(torch::nn::Sequential server, std::function<torch::nn::Sequenti
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::scale_learning_rate(double factor) {
+  for (auto& server : servers_) set_learning_rate(*server.optimizer, server_lr_ * factor);
+  clients_->scale_learning_rate(factor);
+}
 
 ServerPart& Trainer::server_for(std::int64_t client) {
   return servers_[shape_.server_per_client ? std::size_t(client) : 0];

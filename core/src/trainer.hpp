@@ -60,6 +60,10 @@ class Trainer {
   std::int64_t last_active() const { return last_active_; }
   void set_last_active(std::int64_t client) { last_active_ = client; }
 
+  // Every optimizer's learning rate, server's and clients', becomes its rate as built times
+  // `factor` (training.lr_schedule).
+  void scale_learning_rate(double factor);
+
   ClientParts& clients() { return *clients_; }
 
  private:
@@ -70,6 +74,7 @@ class Trainer {
   torch::nn::Sequential evaluation_server();
 
   std::vector<ServerPart> servers_;  // one, or one per client
+  double server_lr_ = 0;              // the server optimizers' rate as built
   std::unique_ptr<ClientParts> clients_;
   ProtocolShape shape_;
   std::vector<double> client_weights_;       // N_k / N

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 
 namespace psl::net {
 
@@ -506,5 +507,9 @@ void RemoteClientParts::load(torch::serialize::InputArchive& archive) {
 }
 
 ClientEvents RemoteClientParts::take_events() { return std::exchange(events_, {}); }
+
+void RemoteClientParts::scale_learning_rate(double factor) {
+  if (factor != 1.0) throw std::logic_error("a learning-rate schedule reached real clients past the manifest check");
+}
 
 }  // namespace psl::net

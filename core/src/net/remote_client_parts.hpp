@@ -53,6 +53,8 @@ class RemoteClientParts : public ClientParts {
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
   ClientEvents take_events() override;
+  // Real clients keep training.lr: the manifest check refuses a schedule with this transport.
+  void scale_learning_rate(double factor) override;
 
   std::int64_t dropped_clients() const { return dropped_; }
   // Wall seconds spent so far in each phase of the steps, to see where a step's time
