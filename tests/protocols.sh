@@ -2,7 +2,8 @@
 # Every training protocol, as a user runs it: it lowers the loss; real client processes
 # over TCP give the same numbers and the same byte counts as the simulated run; the
 # bytes counted fit in the bytes that crossed the sockets; a resumed run equals an
-# uninterrupted one. Usage: protocols.sh PSL_BINARY
+# uninterrupted one. Under a cosine learning-rate schedule, so that the rates sent to real
+# clients are checked too. Usage: protocols.sh PSL_BINARY
 set -euo pipefail
 psl=$1
 source "$(dirname "$0")/shell_support.sh"
@@ -21,6 +22,7 @@ clients = 4
 batch_size = 32
 epochs = 3
 lr = 0.1
+lr_schedule = "cosine"
 threads = 1
 fused = false
 [transport]

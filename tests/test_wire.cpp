@@ -40,6 +40,12 @@ TEST_CASE("protocol messages round-trip", "[protocol]") {
   CHECK((d.step == 3 && d.version == 8));
   CHECK(decode_part_request(encode(PartRequest{2, PartKind::State})).kind == PartKind::State);
   CHECK(decode_ready(encode_ready(17)) == 17);
+  SharedUpdate u{5, 11, 0.0125, {at::randn({3}), at::randn({2, 2})}};
+  const auto u2 = decode_shared_update(encode(u));
+  CHECK((u2.step == 5 && u2.version == 11 && u2.lr == 0.0125));
+  REQUIRE(u2.grads.size() == 2);
+  CHECK(at::equal(u2.grads[1], u.grads[1]));
+  CHECK(decode_gradient(encode(Gradient{2, at::ones({2}), 0.003})).lr == 0.003);
 
   Activations a{3, at::randn({4, 32, 14, 14}), at::tensor(std::vector<std::int64_t>{0, 9, 2, 2})};
   const auto a2 = decode_activations(encode(a));
@@ -82,6 +88,12 @@ TEST_CASE("malformed frames and payloads are rejected with a reason", "[protocol
     auto payload = encode(Gradient{1, at::ones({2})});
     payload.push_back(0);
     CHECK_THROWS_WITH(decode_gradient(payload), Contains("unexpected bytes"));
+  }
+  SECTION("a learning rate a client must not step with") {
+    for (const double lr : {-0.1, std::nan(""), HUGE_VAL}) {
+      CHECK_THROWS_WITH(decode_gradient(encode(Gradient{1, at::ones({2}), lr})), Contains("a learning rate of"));
+      CHECK_THROWS_WITH(decode_shared_update(encode(SharedUpdate{1, 0, lr, {}})), Contains("a learning rate of"));
+    }
   }
   SECTION("bad tensor dtype") {
     auto payload = encode(Gradient{1, at::ones({2})});

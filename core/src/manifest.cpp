@@ -32,7 +32,7 @@ const std::vector<ParamSpec>& training_params() {
       param_float("lr", 0.05, "learning rate").at_least(0),
       param_string("lr_schedule", "constant",
                    "constant: lr throughout; cosine: lr times (1 + cos(pi p)) / 2, p the share of the run's samples "
-                   "(epochs x training set, or max_steps) trained before the step (simulated transport)")
+                   "(epochs x training set, or max_steps) trained before the step")
           .one_of({"constant", "cosine"}),
       param_float("momentum", 0.0, "SGD momentum").at_least(0).at_most(1),
       param_float("weight_decay", 0.0, "L2 weight decay").at_least(0),
@@ -560,16 +560,6 @@ Experiment check_manifest(const toml::table& root, const std::filesystem::path& 
   const toml::table* transport = table_at("transport");
   ex.transport =
       check.check_table("transport", transport ? *transport : empty, transport_params(), "[transport]", {});
-  // Real clients take their own optimizer steps at the rate they were built with; the
-  // wire protocol does not carry a changing rate yet.
-  if (ex.training.has("lr_schedule") && ex.training.get_string("lr_schedule") != "constant" &&
-      ex.transport.has("type") && ex.transport.get_string("type") == "tcp") {
-    const toml::node* at = training ? training->get("lr_schedule") : nullptr;
-    check.error("training.lr_schedule", at ? at->source() : root.source(),
-                fmt::format("training.lr_schedule = \"{}\" works with the simulated transport only: real clients "
-                            "(transport.type = \"tcp\") keep training.lr",
-                            ex.training.get_string("lr_schedule")));
-  }
 
   if (const toml::table* sweep = table_at("sweep")) read_sweep(check, "", *sweep, ex.sweep);
   return ex;

@@ -20,6 +20,7 @@
 #include "convolution_backend.hpp"
 #include "psl/api/protocol.hpp"
 #include "experiment_parts.hpp"
+#include "learning_rate.hpp"
 #include "manifest.hpp"
 #include "net/client_connection.hpp"
 #include "net/wire.hpp"
@@ -163,15 +164,16 @@ class Client {
           break;
         }
         case MsgType::Update: {  // shared: the step's summed parameter gradient
-          const PartTensors u = decode_part_tensors(p);
+          const SharedUpdate u = decode_shared_update(p);
           expect_version(u.version);
           auto params = part.module->parameters();
-          if (u.tensors.size() != params.size())
-            throw ProtocolError(fmt::format("an update of {} tensors for {} parameters", u.tensors.size(), params.size()));
+          if (u.grads.size() != params.size())
+            throw ProtocolError(fmt::format("an update of {} tensors for {} parameters", u.grads.size(), params.size()));
           for (std::size_t i = 0; i < params.size(); ++i) {
-            if (u.tensors[i].sizes() != params[i].sizes()) throw ProtocolError(fmt::format("update {} has the wrong shape", i));
-            params[i].mutable_grad() = u.tensors[i];
+            if (u.grads[i].sizes() != params[i].sizes()) throw ProtocolError(fmt::format("update {} has the wrong shape", i));
+            params[i].mutable_grad() = u.grads[i];
           }
+          set_learning_rate(*part.optimizer, u.lr);  // the rate the server's copy steps at
           part.optimizer->step();
           ++part.version;
           break;
@@ -224,6 +226,7 @@ class Client {
     }
     part.optimizer->zero_grad();
     pending_backward(g);
+    set_learning_rate(*part.optimizer, g.lr);  // the run's rate for this step (training.lr_schedule)
     part.optimizer->step();
     ++part.version;
     keep_part();

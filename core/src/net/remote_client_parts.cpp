@@ -9,7 +9,8 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <stdexcept>
+
+#include "learning_rate.hpp"
 
 namespace psl::net {
 
@@ -81,6 +82,8 @@ RemoteClientParts::RemoteClientParts(TcpServer& server, RemoteOptions options, R
       hooks_(std::move(hooks)),
       layout_(layout),
       part_(std::move(initial), optimizer),
+      base_lr_(optimizer.lr),
+      lr_(optimizer.lr),
       expected_(std::size_t(clients), 0),
       seen_(std::size_t(clients), 0),
       gone_(std::size_t(clients), 0),
@@ -128,7 +131,7 @@ bool RemoteClientParts::request(const PlannedStep& step, std::size_t i) {
 void RemoteClientParts::send_gradient(const PlannedStep& step, std::size_t i) {
   sent_at_[i] = Clock::now();
   events_.bytes.gradients += double(gradients_[i].nbytes());
-  server_.send(step.takes[i].client, MsgType::Gradient, encode(Gradient{step.step, gradients_[i]}));
+  server_.send(step.takes[i].client, MsgType::Gradient, encode(Gradient{step.step, gradients_[i], lr_}));
 }
 
 bool RemoteClientParts::handle_loss(std::int64_t k, std::int64_t step, const std::string& why) {
@@ -327,15 +330,15 @@ void RemoteClientParts::give_shared_update(std::int64_t step) {
     std::string why;
     if (!gone_[std::size_t(k)]) bring_up_to_date(k, why);
   }
-  PartTensors update{step, part_.version, {}};
-  for (const auto& p : part_.module->parameters()) update.tensors.push_back(p.grad());
+  SharedUpdate update{step, part_.version, lr_, {}};
+  for (const auto& p : part_.module->parameters()) update.grads.push_back(p.grad());
   part_.optimizer->step();
   ++part_.version;
   const auto payload = encode(update);
   for (std::int64_t k = 0; k < clients; ++k) {
     if (gone_[std::size_t(k)]) continue;
     server_.send(k, MsgType::Update, payload);
-    events_.bytes.weights_down += bytes_of(update.tensors);
+    events_.bytes.weights_down += bytes_of(update.grads);
     expected_[std::size_t(k)] = part_.version;
   }
 }
@@ -509,7 +512,8 @@ void RemoteClientParts::load(torch::serialize::InputArchive& archive) {
 ClientEvents RemoteClientParts::take_events() { return std::exchange(events_, {}); }
 
 void RemoteClientParts::scale_learning_rate(double factor) {
-  if (factor != 1.0) throw std::logic_error("a learning-rate schedule reached real clients past the manifest check");
+  lr_ = base_lr_ * factor;  // sent with each Gradient and Update: the clients step at it too
+  set_learning_rate(*part_.optimizer, lr_);
 }
 
 }  // namespace psl::net

@@ -53,7 +53,7 @@ class RemoteClientParts : public ClientParts {
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
   ClientEvents take_events() override;
-  // Real clients keep training.lr: the manifest check refuses a schedule with this transport.
+  // The server's copy and, with every Gradient and Update, the clients' optimizer steps.
   void scale_learning_rate(double factor) override;
 
   std::int64_t dropped_clients() const { return dropped_; }
@@ -97,6 +97,7 @@ class RemoteClientParts : public ClientParts {
   RemoteHooks hooks_;
   PartLayout layout_;
   ClientPart part_;                        // Shared: the server's copy; PerClient: averages
+  double base_lr_, lr_;                    // the clients' rate as built, and the one now (lr_schedule)
   std::vector<std::int64_t> expected_;     // per client: the part version it must hold
   std::vector<std::uint64_t> seen_;        // per client: the connection last checked
   std::vector<char> gone_;                 // per client: dropped from the run

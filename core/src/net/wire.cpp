@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 static_assert(std::endian::native == std::endian::little, "the wire format is little-endian, as is this host");
@@ -178,6 +179,7 @@ std::vector<std::uint8_t> encode(const Gradient& m) {
   Writer w;
   w.i64(m.step);
   w.tensor(m.gradient);
+  w.f64(m.lr);
   return w.bytes;
 }
 std::vector<std::uint8_t> encode(const ClientGrads& m) {
@@ -205,6 +207,15 @@ std::vector<std::uint8_t> encode(const PartTensors& m) {
   w.i64(m.version);
   w.u32(std::uint32_t(m.tensors.size()));
   for (const auto& t : m.tensors) w.tensor(t);
+  return w.bytes;
+}
+std::vector<std::uint8_t> encode(const SharedUpdate& m) {
+  Writer w;
+  w.i64(m.step);
+  w.i64(m.version);
+  w.f64(m.lr);
+  w.u32(std::uint32_t(m.grads.size()));
+  for (const auto& t : m.grads) w.tensor(t);
   return w.bytes;
 }
 std::vector<std::uint8_t> encode_ready(std::int64_t version) {
@@ -236,6 +247,12 @@ std::vector<at::Tensor> tensor_list(Reader& r) {
   for (std::uint32_t i = 0; i < n; ++i) out.push_back(r.tensor());
   return out;
 }
+// A rate a client will step with: a finite number, not below zero.
+double learning_rate(Reader& r) {
+  const double lr = r.f64();
+  if (!std::isfinite(lr) || lr < 0) throw ProtocolError(fmt::format("a learning rate of {}", lr));
+  return lr;
+}
 }  // namespace
 StepRequest decode_step_request(const std::vector<std::uint8_t>& payload) {
   Reader r(payload.data(), payload.size());
@@ -262,6 +279,7 @@ Gradient decode_gradient(const std::vector<std::uint8_t>& payload) {
   Gradient m;
   m.step = r.i64();
   m.gradient = r.tensor();
+  m.lr = learning_rate(r);
   r.expect_end();
   return m;
 }
@@ -298,6 +316,16 @@ PartTensors decode_part_tensors(const std::vector<std::uint8_t>& payload) {
   m.step = r.i64();
   m.version = r.i64();
   m.tensors = tensor_list(r);
+  r.expect_end();
+  return m;
+}
+SharedUpdate decode_shared_update(const std::vector<std::uint8_t>& payload) {
+  Reader r(payload.data(), payload.size());
+  SharedUpdate m;
+  m.step = r.i64();
+  m.version = r.i64();
+  m.lr = learning_rate(r);
+  m.grads = tensor_list(r);
   r.expect_end();
   return m;
 }

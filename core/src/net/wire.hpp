@@ -14,7 +14,7 @@
 namespace psl::net {
 
 inline constexpr std::uint32_t kMagic = 0x314c5350;  // "PSL1" little-endian
-inline constexpr std::uint32_t kProtocolVersion = 4;  // 2: Ready; 3: per-client tokens; 4: clients keep their part
+inline constexpr std::uint32_t kProtocolVersion = 5;  // 2: Ready; 3: per-client tokens; 4: clients keep their part; 5: learning rates
 inline constexpr std::size_t kHeaderBytes = 12;      // magic u32, type u16, reserved u16, length u32
 inline constexpr std::uint32_t kMaxFrameBytes = 256u << 20;
 
@@ -100,6 +100,7 @@ struct Activations {
 struct Gradient {
   std::int64_t step = 0;
   at::Tensor gradient;
+  double lr = 0;  // per-client parts: the rate of the client's optimizer step on it (shared: unused)
 };
 struct ClientGrads {
   std::int64_t step = 0;
@@ -114,8 +115,16 @@ struct PartRequest {
   std::int64_t step = 0;
   PartKind kind = PartKind::Weights;
 };
-// Update, PartWeights, PartState, Average: tensors of the client part and the version
-// they belong to (Update, Average: the version the client must have before applying them).
+// Update: the step's summed parameter gradient, the version the client must hold, and the
+// rate of the optimizer step that applies it (training.lr_schedule moves it).
+struct SharedUpdate {
+  std::int64_t step = 0;
+  std::int64_t version = 0;
+  double lr = 0;
+  std::vector<at::Tensor> grads;
+};
+// PartWeights, PartState, Average: tensors of the client part and the version
+// they belong to (Average: the version the client must have before applying them).
 struct PartTensors {
   std::int64_t step = 0;
   std::int64_t version = 0;
@@ -130,6 +139,7 @@ std::vector<std::uint8_t> encode(const ClientGrads& m);
 std::vector<std::uint8_t> encode(const StepDone& m);
 std::vector<std::uint8_t> encode(const PartRequest& m);
 std::vector<std::uint8_t> encode(const PartTensors& m);
+std::vector<std::uint8_t> encode(const SharedUpdate& m);
 std::vector<std::uint8_t> encode_ready(std::int64_t version);
 std::vector<std::uint8_t> encode_text(MsgType type, const std::string& text);  // Welcome, Reject, Shutdown, Error
 
@@ -141,6 +151,7 @@ ClientGrads decode_client_grads(const std::vector<std::uint8_t>& payload);
 StepDone decode_step_done(const std::vector<std::uint8_t>& payload);
 PartRequest decode_part_request(const std::vector<std::uint8_t>& payload);
 PartTensors decode_part_tensors(const std::vector<std::uint8_t>& payload);
+SharedUpdate decode_shared_update(const std::vector<std::uint8_t>& payload);
 std::int64_t decode_ready(const std::vector<std::uint8_t>& payload);
 std::string decode_text(const std::vector<std::uint8_t>& payload);
 
