@@ -201,7 +201,6 @@ TEST_CASE("fused and per-client client passes give the same parameters", "[train
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(at::allclose(a[i], b[i], 1e-4, 1e-6));
 }
 
-
 TEST_CASE("a scaled learning rate trains as a run built with that rate, server and clients", "[training][lr]") {
   auto model = fmnist_cnn();
   torch::manual_seed(4);
@@ -233,8 +232,8 @@ TEST_CASE("a scaled learning rate trains as a run built with that rate, server a
         const auto shape = measure_activation_shape(net.client, data.sample_shape());
         const ProtocolShape protocol{layout.sync == ClientSync::Shared ? PartLayout::Shared : PartLayout::PerClient,
                                      layout.server_per_client};
-        return std::make_unique<InProcessExecutor>(data,
-                                                   TrainingSetup{*model, net, shape, {10, 10, 10}, t, protocol, data.sample_shape(), 10});
+        return std::make_unique<InProcessExecutor>(
+            data, TrainingSetup{*model, net, shape, {10, 10, 10}, t, protocol, data.sample_shape(), 10});
       };
       // 0.1 x 0.25 and 0.025 are the same double (a power of two apart from 0.1's).
       auto scaled = executor(0.1), built = executor(0.025), unscaled = executor(0.1);
@@ -278,6 +277,7 @@ TEST_CASE("a cosine run differs from a constant one and resumes to the same numb
   resume(part);
   CHECK(metrics_without_wall_time(part) == metrics_without_wall_time(full));
 }
+
 TEST_CASE("a client part's state round-trips through plain tensors, optimizer state included", "[training]") {
   for (const auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
     INFO(to_string(kind));
