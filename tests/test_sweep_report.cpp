@@ -253,6 +253,27 @@ TEST_CASE("curves: the band is the spread of the seeds' own numbers", "[report]"
   CHECK(loss[0].x[0] == 3);
 }
 
+TEST_CASE("accuracy after each epoch: the last evaluation of the epoch, mean over seeds", "[report]") {
+  // Run a: evaluations in epochs 0, 0, 1 (the second of epoch 0 counts); run b: epochs 0, 1, 2.
+  auto a = crafted_run("a", {0.2, 0.4, 0.6}, "seed = 1\n");
+  auto b = crafted_run("b", {0.5, 0.7, 0.9}, "seed = 2\n");
+  const auto set_epochs = [](report::Run& r, std::vector<std::int64_t> epochs) {
+    for (auto& row : r.metrics)
+      if (!row.is_train) row.epoch = epochs.at(0), epochs.erase(epochs.begin());
+  };
+  set_epochs(a, {0, 0, 1});
+  set_epochs(b, {0, 1, 2});
+  CHECK(report::accuracy_by_epoch(a) == std::vector<double>{0.4, 0.6});
+  const std::vector<report::Run> runs = {a, b};
+  const auto rows = report::epoch_table(runs, report::group_stats(runs));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == std::vector<std::string>{"settings", "epoch 1", "epoch 2", "epoch 3"});
+  CHECK(rows[1] == std::vector<std::string>{"g", "45.0", "65.0", "90.0"});  // epoch 3: run b alone
+  // Runs of one epoch have no such table (the other tables say it all).
+  set_epochs(a, {0, 0, 0});
+  CHECK(report::epoch_table({a}, report::group_stats({a})).empty());
+}
+
 TEST_CASE("time to accuracy: the first evaluation at or above the target", "[report]") {
   const auto r = crafted_run("a", {0.2, 0.55, 0.5, 0.9}, "");
   const auto reached = report::time_to_accuracy(r, 0.5);

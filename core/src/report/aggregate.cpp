@@ -182,6 +182,17 @@ std::optional<Reached> time_to_accuracy(const Run& run, double target) {
   return std::nullopt;
 }
 
+std::vector<double> accuracy_by_epoch(const Run& run) {
+  std::vector<double> out;
+  for (const auto& row : run.metrics) {
+    if (row.is_train || row.epoch < 0) continue;
+    const auto e = static_cast<std::size_t>(row.epoch);
+    if (out.size() <= e) out.resize(e + 1, NAN);
+    out[e] = row.test_accuracy;  // rows are in step order: the last one of the epoch stays
+  }
+  return out;
+}
+
 namespace {
 void flatten(const toml::table& table, const std::string& prefix, std::map<std::string, std::string>& out) {
   for (auto&& [key, node] : table) {

@@ -77,6 +77,11 @@ struct Reached {
 };
 std::optional<Reached> time_to_accuracy(const Run& run, double target);
 
+// A run's test accuracy (0..1) after each epoch: the last evaluation the run recorded in
+// epoch e (its end-of-epoch one under the default evaluation), NaN for an epoch without
+// one. Empty for a run without evaluations.
+std::vector<double> accuracy_by_epoch(const Run& run);
+
 // The resolved manifests' keys (TABLE.KEY) with one value in every run, and those with several.
 struct SettingsDiff {
   std::vector<std::pair<std::string, std::string>> fixed;

@@ -111,9 +111,12 @@ const char* kStyle =
     "td:first-child,th:first-child{text-align:left;}figure{margin:1.5em 0;}"
     "figcaption{font-weight:bold;margin-bottom:.3em;}figcaption span{font-weight:normal;color:#555;}"
     ".chart-row{display:flex;gap:1em;align-items:flex-start;}.legend{font-size:12px;min-width:300px;}"
-    ".toggles label{margin-right:1em;font-size:12px;white-space:nowrap;}";
+    ".toggles label{margin-right:1em;font-size:12px;white-space:nowrap;}.scroll{overflow-x:auto;}";
 
-std::string section(const std::string& title, const std::string& body) { return "<h2>" + title + "</h2>\n" + body; }
+// A table wider than the page (many epochs, long settings) scrolls on its own, not the page.
+std::string section(const std::string& title, const std::string& body) {
+  return "<h2>" + title + "</h2>\n<div class=\"scroll\">" + body + "</div>\n";
+}
 
 }  // namespace
 
@@ -150,6 +153,8 @@ std::string html_page(const std::vector<Run>& runs, const PageOptions& o) {
                  html_table(paper_table(groups), "paper-table"));
   out += section("Every setting", html_table(group_table(done, groups, o.tables), "runs-table"));
   out += section("Test accuracy per class (mean over seeds, %)", html_table(class_table(groups), "class-table"));
+  if (const auto epochs = epoch_table(done, groups); !epochs.empty())
+    out += section("Test accuracy after each epoch (mean over seeds, %)", html_table(epochs, "epoch-table"));
   out += section("Every run", html_table(run_table(runs, o.tables), "per-run-table"));
   out += "<h2>Figures</h2>\n";
   if (interactive)

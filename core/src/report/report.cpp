@@ -20,6 +20,8 @@ std::string markdown(const std::vector<Run>& runs, const TableOptions& options) 
   out += markdown_table(paper_table(groups));
   out += "\n## Every setting\n\n" + markdown_table(group_table(done, groups, options));
   out += "\n## Test accuracy per class (mean over seeds, %)\n\n" + markdown_table(class_table(groups));
+  if (const auto epochs = epoch_table(done, groups); !epochs.empty())
+    out += "\n## Test accuracy after each epoch (mean over seeds, %)\n\n" + markdown_table(epochs);
   return out;
 }
 
@@ -38,6 +40,7 @@ void write_csv(const std::vector<Run>& runs, const PageOptions& o, const fs::pat
   write_file_atomic(dir / "runs.csv", csv_table(run_table(runs, o.tables)));
   write_file_atomic(dir / "paper.csv", csv_table(paper_table(groups)));
   write_file_atomic(dir / "classes.csv", csv_table(class_table(groups)));
+  if (const auto epochs = epoch_table(done, groups); !epochs.empty()) write_file_atomic(dir / "epochs.csv", csv_table(epochs));
   Table points = {{"figure", "setting", "run", "x", "y", "low", "high"}};
   auto num = [](double v) { return fmt::format("{}", v); };
   for (const auto& f : figures(runs, o.band))

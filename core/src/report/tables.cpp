@@ -147,6 +147,30 @@ Table class_table(const std::vector<GroupStats>& groups) {
   return rows;
 }
 
+Table epoch_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups) {
+  std::map<std::string, std::vector<std::vector<double>>> by_group;  // group -> epoch -> values
+  std::size_t epochs = 0;
+  for (const auto& r : runs) {
+    const auto mine = accuracy_by_epoch(r);
+    auto& per_epoch = by_group[r.group];
+    if (per_epoch.size() < mine.size()) per_epoch.resize(mine.size());
+    for (std::size_t e = 0; e < mine.size(); ++e)
+      if (!std::isnan(mine[e])) per_epoch[e].push_back(100 * mine[e]);
+    epochs = std::max(epochs, mine.size());
+  }
+  if (epochs < 2) return {};
+  Table rows = {{"settings"}};
+  for (std::size_t e = 1; e <= epochs; ++e) rows[0].push_back(fmt::format("epoch {}", e));
+  for (const auto& g : groups) {
+    std::vector<std::string> row = {g.group};
+    const auto& per_epoch = by_group[g.group];
+    for (std::size_t e = 0; e < epochs; ++e)
+      row.push_back(e < per_epoch.size() && !per_epoch[e].empty() ? number(mean(per_epoch[e])) : "-");
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 std::string markdown_table(const Table& rows) {
   std::string out;
   for (std::size_t i = 0; i < rows.size(); ++i) {

@@ -25,6 +25,9 @@ Table run_table(const std::vector<Run>& runs, const TableOptions& options);
 // Rows: settings; columns: classes; cells: test accuracy of the class, mean over seeds (%),
 // and the worst class: non-IID training hurts some classes most.
 Table class_table(const std::vector<GroupStats>& groups);
+// Rows: settings; columns: epochs; cells: test accuracy after the epoch, mean over the
+// group's runs (%): where accuracy stops rising. Empty when no run trained more than one epoch.
+Table epoch_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups);
 
 std::string markdown_table(const Table& rows);
 std::string html_table(const Table& rows, const std::string& id);
