@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
+#include "digest.hpp"
 #include "report/aggregate.hpp"
 #include "report/report.hpp"
 #include "report/svg_plot.hpp"
@@ -195,6 +197,39 @@ TEST_CASE("sweep progress counts samples from the running runs' files, not steps
   // max_steps ends a run sooner than its samples would.
   CHECK(run_fraction(50, 200, 3, 4) == Approx(0.75));
   CHECK(run_fraction(150, 200, 3, 0) == Approx(0.75));
+}
+
+TEST_CASE("a sweep into a folder of complete runs of other settings is refused, not skipped", "[sweep]") {
+  const auto dir = test::temp_dir("sweep-reused");
+  const auto file = test::write_file(dir, "m.toml", sweep_manifest());
+  const auto out = dir / "out";
+  const auto sweep = fmt::format("sweep {} --out {} --jobs 2", file.string(), out.string());
+  REQUIRE(test::run_psl(sweep + " --quiet").status == 0);
+  const auto run = out / "sampler.type=fls,seed=1,training.clients=4";
+  const auto stamp = std::filesystem::last_write_time(run / "metrics.csv");
+
+  // The manifest changed, the folder did not: skipping would report lr 0.1's numbers as lr 0.2's.
+  const auto changed = test::run_psl(sweep + " --set training.lr=0.2");
+  CHECK(changed.status == 2);
+  CHECK_THAT(changed.output, Contains(run.string() + " holds a complete run of other settings"));
+  CHECK_THAT(changed.output, Contains("('lr = 0.1' there, 'lr = 0.2' now)"));
+  CHECK_THAT(changed.output, Contains("nothing was run"));
+  CHECK(std::filesystem::last_write_time(run / "metrics.csv") == stamp);
+
+  // A run made before a key existed (its manifest.toml lacks the default a newer psl writes
+  // out) is the same run: still skipped.
+  auto manifest = test::read_text(run / "manifest.toml");
+  const std::string line = "lr_schedule = 'constant'\n";
+  REQUIRE(manifest.find(line) != std::string::npos);
+  manifest.erase(manifest.find(line), line.size());
+  test::write_file(run, "manifest.toml", manifest);
+  auto summary = nlohmann::json::parse(test::read_text(run / "summary.json"));
+  summary["manifest_sha256"] = file_sha256(run / "manifest.toml");
+  test::write_file(run, "summary.json", summary.dump(2));
+  const auto again = test::run_psl(sweep);
+  CHECK(again.status == 0);
+  CHECK_THAT(again.output, Contains("sampler.type=fls,seed=1,training.clients=4: already complete, skipped"));
+  CHECK(std::filesystem::last_write_time(run / "metrics.csv") == stamp);
 }
 
 TEST_CASE("report errors name the folder", "[report]") {

@@ -56,18 +56,36 @@ bool run_complete(const fs::path& run) {
 }
 
 namespace {
+// "" when the two texts are the same, otherwise where they first differ.
+std::string first_difference(const std::string& there, const std::string& now) {
+  std::istringstream had(there), has(now);
+  std::string a, b;
+  for (int line = 1;; ++line) {
+    const bool more_a = bool(std::getline(had, a)), more_b = bool(std::getline(has, b));
+    if (!more_a && !more_b) return "";
+    if (!more_a || !more_b || a != b)
+      return fmt::format("at line {} ('{}' there, '{}' now)", line, more_a ? a : "", more_b ? b : "");
+  }
+}
+
 // Why a folder's run cannot be resumed by this sweep, for the message that moves it aside.
 std::string why_not_resumable(const fs::path& dir, const std::string& manifest_text) {
   if (!fs::exists(checkpoint_file(dir))) return "it has no checkpoint";
   if (!fs::exists(dir / "manifest.toml")) return "it has no manifest.toml";
-  std::istringstream had(read_file(dir / "manifest.toml")), now(manifest_text);
-  std::string a, b;
-  for (int line = 1;; ++line) {
-    const bool more_a = bool(std::getline(had, a)), more_b = bool(std::getline(now, b));
-    if (!more_a && !more_b) return "";
-    if (!more_a || !more_b || a != b)
-      return fmt::format("its manifest.toml differs from the one this sweep resolves at line {} ('{}' there, '{}' now)",
-                         line, more_a ? a : "", more_b ? b : "");
+  const auto where = first_difference(read_file(dir / "manifest.toml"), manifest_text);
+  return where.empty() ? "" : "its manifest.toml differs from the one this sweep resolves " + where;
+}
+
+// Why the complete run in `dir` is not this point's run ("" when it is). Its manifest.toml
+// is resolved again by this psl first, so defaults added since the run was made (written
+// out now, absent then) do not count as a difference; any other key does.
+std::string why_not_this_run(const fs::path& dir, const std::string& point_resolved, Registry& registry) {
+  try {
+    const auto again = to_toml(load_experiment((dir / "manifest.toml").string(), {}, registry));
+    const auto where = first_difference(again, point_resolved);
+    return where.empty() ? "" : "its manifest.toml differs from this sweep's point " + where;
+  } catch (const ManifestError& e) {
+    return "its manifest.toml does not load with this psl: " + (e.errors().empty() ? std::string(e.what()) : e.errors().front());
   }
 }
 }  // namespace
@@ -110,6 +128,7 @@ std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads) {
   // unfinished folder can be resumed. Points that resolve to the same run (they differ
   // only in a [KIND.TYPE] key of a type they do not use) run once, under the first name.
   std::map<std::string, std::string> first;
+  std::vector<std::string> foreign;  // complete runs in the folder that are not their point's
   for (const auto& p : expand_sweep(*base)) {
     PlannedPoint point;
     point.name = p.name;
@@ -126,7 +145,18 @@ std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads) {
       if (!options.quiet) fmt::print(stderr, "{} is the same run as {}: run once\n", point.name, it->second);
       continue;
     }
+    // A complete run is skipped, so it must be this point's: a folder reused after the
+    // manifest changed would otherwise report the old settings' numbers as the new ones.
+    const fs::path dir = plan.out / point.name;
+    if (run_complete(dir))
+      if (const auto why = why_not_this_run(dir, point.resolved, registry); !why.empty())
+        foreign.push_back(fmt::format("{} holds a complete run of other settings: {}", dir.string(), why));
     plan.points.push_back(std::move(point));
+  }
+  if (!foreign.empty()) {
+    for (const auto& line : foreign) fmt::print(stderr, "psl sweep: refused: {}\n", line);
+    fmt::print(stderr, "psl sweep: nothing was run; sweep into another folder (--out DIR), or move those runs away\n");
+    return std::nullopt;
   }
   return plan;
 }
