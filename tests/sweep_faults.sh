@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # psl sweep under faults a user causes: the sweep killed with -9 (its runs end with it;
 # rerun, unfinished runs resume from their checkpoints or start again, never on top of
-# another writer), two sweeps on one folder, and a report of the result.
+# another writer), two sweeps on one folder, a sweep of changed settings over complete
+# runs (refused), and a report of the result.
 # Usage: sweep_faults.sh PSL_BINARY
 set -euo pipefail
 psl=$1
@@ -63,6 +64,14 @@ echo "== a run changed after it completed is run again, the old one kept aside"
 echo "7,0,0.1,0.1,1.0,32,3,0.1,0.1,0,0,," >> "$out/seed=2/metrics.csv"
 "$psl" report "$out" --format md >/dev/null 2>"$work/report.txt" && fail "report accepted a folder with a stray row"
 grep -q "seed=2: metrics.csv has 35 bytes after the final summary" "$work/report.txt" || fail "report: $(cat "$work/report.txt")"
+echo "== a sweep whose settings changed refuses the folder's complete run of the old ones"
+status=0
+"$psl" sweep "$work/m.toml" --out "$out" --set training.epochs=2 2>"$work/changed.txt" || status=$?
+[ "$status" = 2 ] || fail "a sweep of other settings over a complete run exited $status"
+grep -q "seed=1 holds a complete run of other settings: .* ('epochs = 400' there, 'epochs = 2' now)" "$work/changed.txt" ||
+  fail "the refusal did not say why: $(cat "$work/changed.txt")"
+if ls -d "$out"/seed=2.replaced-* >/dev/null 2>&1; then fail "a refused sweep moved a run aside"; fi
+mv "$out/seed=1" "$work/seed=1.kept"
 "$psl" sweep "$work/m.toml" --out "$out" --set training.epochs=2 2>"$work/again.txt" || fail "sweep: $(cat "$work/again.txt")"
 ls -d "$out"/seed=2.replaced-* >/dev/null || fail "the inconsistent run was not kept aside"
 grep -q "seed=2: unfinished and not resumable: its manifest.toml differs from the one this sweep resolves at line [0-9]* ('epochs = 400' there, 'epochs = 2' now)" "$work/again.txt" ||
