@@ -230,6 +230,15 @@ TEST_CASE("a sweep into a folder of complete runs of other settings is refused, 
   CHECK(again.status == 0);
   CHECK_THAT(again.output, Contains("sampler.type=fls,seed=1,training.clients=4: already complete, skipped"));
   CHECK(std::filesystem::last_write_time(run / "metrics.csv") == stamp);
+
+  // A key this psl does not know (a plugin's parameter since removed): not a run it can judge.
+  test::write_file(run, "manifest.toml", manifest + "retired_key = 1\n");
+  summary["manifest_sha256"] = file_sha256(run / "manifest.toml");
+  test::write_file(run, "summary.json", summary.dump(2));
+  const auto unknown = test::run_psl(sweep);
+  CHECK(unknown.status == 2);
+  CHECK_THAT(unknown.output, Contains("its manifest.toml does not load with this psl"));
+  CHECK_THAT(unknown.output, Contains("retired_key"));
 }
 
 TEST_CASE("report errors name the folder", "[report]") {

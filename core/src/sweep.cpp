@@ -85,7 +85,10 @@ std::string why_not_this_run(const fs::path& dir, const std::string& point_resol
     const auto where = first_difference(again, point_resolved);
     return where.empty() ? "" : "its manifest.toml differs from this sweep's point " + where;
   } catch (const ManifestError& e) {
-    return "its manifest.toml does not load with this psl: " + (e.errors().empty() ? std::string(e.what()) : e.errors().front());
+    const std::string first = e.errors().empty() ? std::string(e.what()) : e.errors().front();
+    return "its manifest.toml does not load with this psl: " + first;
+  } catch (const std::exception& e) {
+    return std::string("its manifest.toml does not load with this psl: ") + e.what();
   }
 }
 }  // namespace
