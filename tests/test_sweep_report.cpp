@@ -41,6 +41,23 @@ std::vector<std::string> svgs_of(const std::string& html) {
   return out;
 }
 
+// Replaces a complete run's manifest.toml, with summary.json's checksum to match (so the
+// folder still checks out): the run as another psl would have written it.
+void rewrite_manifest(const std::filesystem::path& run, const std::string& text) {
+  test::write_file(run, "manifest.toml", text);
+  auto summary = nlohmann::json::parse(test::read_text(run / "summary.json"));
+  summary["manifest_sha256"] = file_sha256(run / "manifest.toml");
+  test::write_file(run, "summary.json", summary.dump(2));
+}
+
+// The manifest.toml of `run` without `line`: as a psl from before that key existed wrote it.
+std::string without_line(const std::filesystem::path& run, const std::string& line) {
+  auto manifest = test::read_text(run / "manifest.toml");
+  const auto at = manifest.find(line);
+  REQUIRE(at != std::string::npos);
+  return manifest.erase(at, line.size());
+}
+
 int count(const std::string& text, const std::string& what) {
   int n = 0;
   for (std::size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) ++n;
@@ -218,27 +235,32 @@ TEST_CASE("a sweep into a folder of complete runs of other settings is refused, 
 
   // A run made before a key existed (its manifest.toml lacks the default a newer psl writes
   // out) is the same run: still skipped.
-  auto manifest = test::read_text(run / "manifest.toml");
-  const std::string line = "lr_schedule = 'constant'\n";
-  REQUIRE(manifest.find(line) != std::string::npos);
-  manifest.erase(manifest.find(line), line.size());
-  test::write_file(run, "manifest.toml", manifest);
-  auto summary = nlohmann::json::parse(test::read_text(run / "summary.json"));
-  summary["manifest_sha256"] = file_sha256(run / "manifest.toml");
-  test::write_file(run, "summary.json", summary.dump(2));
+  const auto older = without_line(run, "lr_schedule = 'constant'\n");
+  rewrite_manifest(run, older);
   const auto again = test::run_psl(sweep);
   CHECK(again.status == 0);
   CHECK_THAT(again.output, Contains("sampler.type=fls,seed=1,training.clients=4: already complete, skipped"));
   CHECK(std::filesystem::last_write_time(run / "metrics.csv") == stamp);
 
   // A key this psl does not know (a plugin's parameter since removed): not a run it can judge.
-  test::write_file(run, "manifest.toml", manifest + "retired_key = 1\n");
-  summary["manifest_sha256"] = file_sha256(run / "manifest.toml");
-  test::write_file(run, "summary.json", summary.dump(2));
+  rewrite_manifest(run, older + "retired_key = 1\n");
   const auto unknown = test::run_psl(sweep);
   CHECK(unknown.status == 2);
   CHECK_THAT(unknown.output, Contains("its manifest.toml does not load with this psl"));
   CHECK_THAT(unknown.output, Contains("retired_key"));
+}
+
+TEST_CASE("a report groups a run of an older psl with the same settings run by a newer one", "[report]") {
+  const auto dir = test::temp_dir("report-older-run");
+  const auto file = test::write_file(dir, "m.toml", test::small_manifest("max_steps = 6\n") + "[sweep]\nseed = [1, 2]\n");
+  REQUIRE(test::run_psl(fmt::format("sweep {} --out {} --quiet", file.string(), (dir / "out").string())).status == 0);
+  rewrite_manifest(dir / "out" / "seed=1", without_line(dir / "out" / "seed=1", "lr_schedule = 'constant'\n"));
+  const auto runs = report::find_runs({dir / "out"});
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].group == runs[1].group);  // one setting, two seeds
+  const auto diff = report::settings_diff(runs);
+  REQUIRE(diff.varying.size() == 1);  // no "(not set)" lr_schedule beside the seed
+  CHECK(diff.varying[0].first == "seed");
 }
 
 TEST_CASE("report errors name the folder", "[report]") {

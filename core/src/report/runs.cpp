@@ -6,6 +6,8 @@
 #include <map>
 #include <regex>
 
+#include "manifest.hpp"
+#include "registry.hpp"
 #include "run_check.hpp"
 
 namespace psl::report {
@@ -32,6 +34,18 @@ std::string label_for(const Run& r) {
   const auto& s = r.summary;
   return fmt::format("{}{} K={} B={}", s.protocol == "psl" ? "" : s.protocol + " ", s.sampler, s.num_clients,
                      s.batch_size);
+}
+
+// The run's manifest.toml as this psl resolves it: keys added since the run was made are
+// filled in with their defaults (which keep the earlier behaviour), so a run of an older
+// psl groups with the same settings run by a newer one instead of differing in "(not set)"
+// keys. The file as written when this psl cannot load it (a plugin that is not here).
+std::string manifest_resolved_again(const fs::path& file, Registry& registry) {
+  try {
+    return to_toml(load_experiment(file, {}, registry));
+  } catch (const std::exception&) {
+    return read_file(file);
+  }
 }
 
 }  // namespace
@@ -61,12 +75,13 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
                              "\nrun them again (psl sweep reruns such runs) or leave them out");
   std::vector<Run> runs;
   std::map<std::string, std::string> labels;  // group key -> label of its first run
+  Registry registry;
   for (const auto& d : dirs) {
     Run r;
     r.dir = d;
     r.summary = read_run_summary(d);
     r.metrics = MetricsLog::read(d / "metrics.csv");
-    r.manifest = read_file(d / "manifest.toml");
+    r.manifest = manifest_resolved_again(d / "manifest.toml", registry);
     const auto key = group_key(r.manifest);
     if (!labels.count(key)) {
       // Two groups never share a label (their runs would be averaged together).

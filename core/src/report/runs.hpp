@@ -15,7 +15,7 @@ struct Run {
   std::filesystem::path dir;
   RunSummary summary;
   std::vector<MetricsRow> metrics;
-  std::string manifest;  // the resolved manifest.toml
+  std::string manifest;  // the run's manifest.toml, resolved again by this psl (defaults added since filled in)
   std::string group;     // a label for the settings the run shares with its other seeds
 };
 
