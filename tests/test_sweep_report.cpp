@@ -366,6 +366,21 @@ TEST_CASE("settings: what is the same in every run and what varies", "[report]")
   CHECK(d.varying[1] == std::pair<std::string, std::vector<std::string>>{"seed", {"1", "2"}});
 }
 
+TEST_CASE("the accuracy table never shows one of several settings as the only one", "[report]") {
+  std::vector<report::GroupStats> groups(3);
+  for (auto& g : groups) g.protocol = "psl", g.sampler = "ugs", g.clients = 128;
+  groups[0].batch_size = 64, groups[0].accuracy_mean = 80;
+  groups[1].batch_size = 128, groups[1].accuracy_mean = 70;
+  groups[2].batch_size = 128, groups[2].accuracy_mean = 60;  // another lr, say: same sampler, K and B
+  auto table = report::paper_table(groups);
+  REQUIRE(table.size() == 3);
+  CHECK(table[1] == std::vector<std::string>{"ugs, B = 64", "80.00 ± 0.00"});
+  CHECK(table[2] == std::vector<std::string>{"ugs, B = 128", "2 settings: see \"Every setting\""});
+  groups.pop_back();
+  table = report::paper_table(groups);
+  CHECK(table[2] == std::vector<std::string>{"ugs, B = 128", "70.00 ± 0.00"});
+}
+
 TEST_CASE("runs of several protocols: the accuracy table has a row per protocol and sampler; traffic from bytes", "[report]") {
   std::vector<report::GroupStats> groups(3);
   groups[0].protocol = "psl", groups[0].sampler = "ugs", groups[0].clients = 16, groups[0].accuracy_mean = 80;

@@ -33,10 +33,18 @@ Table varying_settings_table(const SettingsDiff& d) {
 }
 
 Table paper_table(const std::vector<GroupStats>& groups) {
-  // Rows are samplers, or protocol + sampler when the runs differ in protocol.
-  bool protocols_differ = false;
-  for (const auto& g : groups) protocols_differ |= g.protocol != groups.front().protocol;
-  const auto row_of = [&](const GroupStats& g) { return protocols_differ ? g.protocol + " + " + g.sampler : g.sampler; };
+  // Rows are samplers, with the protocol and the batch size where the runs differ in them.
+  // A cell that would still hold several settings (another lr, say) names how many instead
+  // of showing one of them as if it were the only one.
+  const auto differ = [&](auto field) {
+    return std::any_of(groups.begin(), groups.end(), [&](const GroupStats& g) { return field(g) != field(groups.front()); });
+  };
+  const bool protocols_differ = differ([](const GroupStats& g) { return g.protocol; });
+  const bool batch_sizes_differ = differ([](const GroupStats& g) { return g.batch_size; });
+  const auto row_of = [&](const GroupStats& g) {
+    std::string name = protocols_differ ? g.protocol + " + " + g.sampler : g.sampler;
+    return batch_sizes_differ ? fmt::format("{}, B = {}", name, g.batch_size) : name;
+  };
   std::vector<std::int64_t> ks;
   std::vector<std::string> row_names;
   for (const auto& g : groups) {
@@ -49,10 +57,12 @@ Table paper_table(const std::vector<GroupStats>& groups) {
   for (const auto& name : row_names) {
     std::vector<std::string> row = {name};
     for (auto k : ks) {
-      std::string cell = "-";
+      std::vector<const GroupStats*> in_cell;
       for (const auto& g : groups)
-        if (row_of(g) == name && g.clients == k) cell = accuracy_cell(g);  // the last group wins if several
-      row.push_back(cell);
+        if (row_of(g) == name && g.clients == k) in_cell.push_back(&g);
+      if (in_cell.empty()) row.push_back("-");
+      else if (in_cell.size() == 1) row.push_back(accuracy_cell(*in_cell.front()));
+      else row.push_back(fmt::format("{} settings: see \"Every setting\"", in_cell.size()));
     }
     rows.push_back(row);
   }

@@ -18,7 +18,8 @@ struct TableOptions {
 
 Table fixed_settings_table(const SettingsDiff& diff);
 Table varying_settings_table(const SettingsDiff& diff);
-// Rows: sampler; columns: client count; cells: accuracy mean ± std over seeds.
+// Rows: sampler (and protocol, batch size where they differ); columns: client count;
+// cells: accuracy mean ± std over seeds, or how many settings share the cell.
 Table paper_table(const std::vector<GroupStats>& groups);
 Table group_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups, const TableOptions& options);
 Table run_table(const std::vector<Run>& runs, const TableOptions& options);
