@@ -655,4 +655,8 @@ std::string to_toml(const Experiment& ex) {
   return out.str();
 }
 
+std::string resolve_again(const std::filesystem::path& run_manifest, Registry& registry) {
+  return to_toml(load_experiment(run_manifest, {}, registry));
+}
+
 }  // namespace psl

@@ -67,4 +67,10 @@ Experiment load_experiment(const std::filesystem::path& file, const std::vector<
 // The resolved manifest: every default filled in; loads back to the same Experiment.
 std::string to_toml(const Experiment& experiment);
 
+// A run's manifest.toml resolved again by this psl: keys added since the run was made get
+// their defaults, which keep the behaviour from before they existed (a rule for every new
+// key, docs/writing-a-plugin.md), so an older run compares equal to the same settings
+// resolved now. Throws what load_experiment throws.
+std::string resolve_again(const std::filesystem::path& run_manifest, Registry& registry);
+
 }  // namespace psl

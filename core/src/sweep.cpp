@@ -76,13 +76,11 @@ std::string why_not_resumable(const fs::path& dir, const std::string& manifest_t
   return where.empty() ? "" : "its manifest.toml differs from the one this sweep resolves " + where;
 }
 
-// Why the complete run in `dir` is not this point's run ("" when it is). Its manifest.toml
-// is resolved again by this psl first, so defaults added since the run was made (written
-// out now, absent then) do not count as a difference; any other key does.
+// Why the complete run in `dir` is not this point's run ("" when it is): defaults added
+// since the run was made do not count as a difference (resolve_again), any other key does.
 std::string why_not_this_run(const fs::path& dir, const std::string& point_resolved, Registry& registry) {
   try {
-    const auto again = to_toml(load_experiment((dir / "manifest.toml").string(), {}, registry));
-    const auto where = first_difference(again, point_resolved);
+    const auto where = first_difference(resolve_again(dir / "manifest.toml", registry), point_resolved);
     return where.empty() ? "" : "its manifest.toml differs from this sweep's point " + where;
   } catch (const ManifestError& e) {
     const std::string first = e.errors().empty() ? std::string(e.what()) : e.errors().front();

@@ -36,13 +36,12 @@ std::string label_for(const Run& r) {
                      s.batch_size);
 }
 
-// The run's manifest.toml as this psl resolves it: keys added since the run was made are
-// filled in with their defaults (which keep the earlier behaviour), so a run of an older
+// The run's manifest.toml as this psl resolves it (resolve_again), so a run of an older
 // psl groups with the same settings run by a newer one instead of differing in "(not set)"
 // keys. The file as written when this psl cannot load it (a plugin that is not here).
 std::string manifest_resolved_again(const fs::path& file, Registry& registry) {
   try {
-    return to_toml(load_experiment(file, {}, registry));
+    return resolve_again(file, registry);
   } catch (const std::exception&) {
     return read_file(file);
   }
