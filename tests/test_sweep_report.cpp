@@ -263,6 +263,34 @@ TEST_CASE("a report groups a run of an older psl with the same settings run by a
   CHECK(diff.varying[0].first == "seed");
 }
 
+TEST_CASE("a report lists settings with numbers in the order of their values", "[report]") {
+  // Folder names sort "training.batch_size=16" before "training.batch_size=8" as text.
+  const auto dir = test::temp_dir("report-number-order");
+  const auto file = test::write_file(dir, "m.toml",
+                                     test::small_manifest("max_steps = 2\n") + "[sweep]\ntraining.batch_size = [16, 8]\n");
+  REQUIRE(test::run_psl(fmt::format("sweep {} --out {} --quiet", file.string(), (dir / "out").string())).status == 0);
+  const auto runs = report::find_runs({dir / "out"});
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].dir.filename() == "training.batch_size=8");
+  CHECK(runs[1].dir.filename() == "training.batch_size=16");
+  const auto groups = report::group_stats(runs);
+  REQUIRE(groups.size() == 2);
+  CHECK(groups[0].batch_size == 8);
+  const auto diff = report::settings_diff(runs);
+  REQUIRE(diff.varying.size() == 1);
+  CHECK(diff.varying[0].second == std::vector<std::string>{"8", "16"});
+
+  using report::numbers_by_value_less;
+  CHECK(numbers_by_value_less("seed=2,training.clients=128", "seed=10,training.clients=16"));
+  CHECK(numbers_by_value_less("training.clients=32", "training.clients=128"));
+  CHECK(numbers_by_value_less("training.lr=0.05", "training.lr=0.1"));
+  CHECK(numbers_by_value_less("0.05", "0.1"));
+  CHECK(numbers_by_value_less("1e-3", "0.01"));
+  CHECK(numbers_by_value_less("fls", "fpls"));
+  CHECK_FALSE(numbers_by_value_less("training.clients=128", "training.clients=32"));
+  CHECK_FALSE(numbers_by_value_less("a=7", "a=7"));
+}
+
 TEST_CASE("report errors name the folder", "[report]") {
   const auto dir = test::temp_dir("report-empty");
   CHECK_THROWS_WITH(report::find_runs({dir}), Contains("no run folders"));

@@ -233,6 +233,7 @@ SettingsDiff settings_diff(const std::vector<Run>& runs) {
       const std::string shown = v.empty() ? "(not set)" : v;  // e.g. a parameter of one protocol only
       if (std::find(distinct.begin(), distinct.end(), shown) == distinct.end()) distinct.push_back(shown);
     }
+    std::sort(distinct.begin(), distinct.end(), numbers_by_value_less);
     if (distinct.size() == 1) d.fixed.emplace_back(k, distinct[0]);
     else d.varying.emplace_back(k, distinct);
   }

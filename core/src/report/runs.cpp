@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <map>
+#include <optional>
 #include <regex>
 
 #include "manifest.hpp"
@@ -36,6 +39,49 @@ std::string label_for(const Run& r) {
                      s.batch_size);
 }
 
+}  // namespace
+
+namespace {
+// The whole text as one number ("0.05", "1e-3", "-2"), if it is one.
+std::optional<double> as_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() ? std::optional<double>(value) : std::nullopt;
+}
+}  // namespace
+
+bool numbers_by_value_less(const std::string& a, const std::string& b) {
+  const auto x = as_number(a), y = as_number(b);
+  if (x && y && *x != *y) return *x < *y;
+  const auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      std::size_t i_end = i, j_end = j;
+      while (i_end < a.size() && digit(a[i_end])) ++i_end;
+      while (j_end < b.size() && digit(b[j_end])) ++j_end;
+      auto p = a.substr(i, i_end - i), q = b.substr(j, j_end - j);
+      // Digits after "3." are a fraction: compared as text, "05" < "1" (0.05 < 0.1).
+      const bool fraction = i >= 2 && a[i - 1] == '.' && digit(a[i - 2]);
+      if (!fraction) {  // a whole number: without leading zeros, more digits is larger
+        p.erase(0, std::min(p.find_first_not_of('0'), p.size()));
+        q.erase(0, std::min(q.find_first_not_of('0'), q.size()));
+        if (p.size() != q.size()) return p.size() < q.size();
+      }
+      if (p != q) return p < q;
+      i = i_end, j = j_end;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i, ++j;
+    }
+  }
+  if (a.size() - i != b.size() - j) return a.size() - i < b.size() - j;
+  return a < b;  // equal by value ("07" and "7"): any fixed order
+}
+
+namespace {
+
 // The run's manifest.toml as this psl resolves it (resolve_again), so a run of an older
 // psl groups with the same settings run by a newer one instead of differing in "(not set)"
 // keys. The file as written when this psl cannot load it (a plugin that is not here).
@@ -61,7 +107,9 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
       if (e.is_directory() && fs::exists(e.path() / "summary.json") &&
           e.path().filename().string().find(".replaced-") == std::string::npos)
         children.push_back(e.path());
-    std::sort(children.begin(), children.end());
+    std::sort(children.begin(), children.end(), [](const fs::path& a, const fs::path& b) {
+      return numbers_by_value_less(a.filename().string(), b.filename().string());
+    });
     dirs.insert(dirs.end(), children.begin(), children.end());
   }
   if (dirs.empty()) throw std::runtime_error("no run folders (folders with summary.json) found");

@@ -19,8 +19,13 @@ struct Run {
   std::string group;     // a label for the settings the run shares with its other seeds
 };
 
-// Every run folder (one with summary.json) at or directly under each path. Throws
-// std::runtime_error naming the folders whose files do not check out.
+// Every run folder (one with summary.json) at or directly under each path, those under
+// one path in the order of numbers_by_value_less. Throws std::runtime_error naming the
+// folders whose files do not check out.
 std::vector<Run> find_runs(const std::vector<std::filesystem::path>& paths);
+
+// Text order with numbers compared by value: "batch_size=64" before "batch_size=128",
+// "seed=2" before "seed=10". The order in which a report lists folders and values.
+bool numbers_by_value_less(const std::string& a, const std::string& b);
 
 }  // namespace psl::report
