@@ -280,6 +280,18 @@ TEST_CASE("a report lists settings with numbers in the order of their values", "
   REQUIRE(diff.varying.size() == 1);
   CHECK(diff.varying[0].second == std::vector<std::string>{"8", "16"});
 
+  // A run from another folder, whose name says nothing of its settings, is labelled and
+  // placed by the settings it differs in, like the sweep's runs.
+  const auto single = dir / "single" / "run";
+  REQUIRE(test::run_psl(fmt::format("run {} --set training.max_steps=2 --set training.batch_size=12 --out {} --quiet",
+                                    file.string(), single.string()))
+              .status == 0);
+  const auto both = report::find_runs({dir / "out", single});
+  REQUIRE(both.size() == 3);
+  CHECK(both[0].group == "training.batch_size=8");
+  CHECK(both[1].group == "training.batch_size=12");
+  CHECK(both[2].group == "training.batch_size=16");
+
   using report::numbers_by_value_less;
   CHECK(numbers_by_value_less("seed=2,training.clients=128", "seed=10,training.clients=16"));
   CHECK(numbers_by_value_less("training.clients=32", "training.clients=128"));

@@ -1,14 +1,11 @@
 #include "report/aggregate.hpp"
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <numeric>
-#include <set>
-#include <sstream>
 
 namespace psl::report {
 
@@ -191,53 +188,6 @@ std::vector<double> accuracy_by_epoch(const Run& run) {
     out[e] = row.test_accuracy;  // rows are in step order: the last one of the epoch stays
   }
   return out;
-}
-
-namespace {
-void flatten(const toml::table& table, const std::string& prefix, std::map<std::string, std::string>& out) {
-  for (auto&& [key, node] : table) {
-    const std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
-    if (const auto* sub = node.as_table()) {
-      flatten(*sub, path, out);
-      continue;
-    }
-    // As a reader wants them: strings bare, floats in their shortest form.
-    if (const auto* str = node.as_string()) out[path] = str->get();
-    else if (const auto* f = node.as_floating_point()) out[path] = fmt::format("{}", f->get());
-    else {
-      std::ostringstream text;
-      node.visit([&](const auto& v) { text << v; });
-      out[path] = text.str();
-    }
-  }
-}
-}  // namespace
-
-SettingsDiff settings_diff(const std::vector<Run>& runs) {
-  std::map<std::string, std::vector<std::string>> values;  // key -> value per run ("" where absent)
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    std::map<std::string, std::string> flat;
-    flatten(toml::parse(runs[i].manifest), "", flat);
-    for (auto& [k, v] : flat) {
-      auto& per_run = values[k];
-      per_run.resize(runs.size());
-      per_run[i] = v;
-    }
-  }
-  SettingsDiff d;
-  for (auto& [k, per_run] : values) {
-    per_run.resize(runs.size());
-    if (k == "name" || k == "training.threads" || k == "plugin_paths") continue;  // not what a run computes
-    std::vector<std::string> distinct;
-    for (const auto& v : per_run) {
-      const std::string shown = v.empty() ? "(not set)" : v;  // e.g. a parameter of one protocol only
-      if (std::find(distinct.begin(), distinct.end(), shown) == distinct.end()) distinct.push_back(shown);
-    }
-    std::sort(distinct.begin(), distinct.end(), numbers_by_value_less);
-    if (distinct.size() == 1) d.fixed.emplace_back(k, distinct[0]);
-    else d.varying.emplace_back(k, distinct);
-  }
-  return d;
 }
 
 }  // namespace psl::report

@@ -1,5 +1,5 @@
 // What a report computes from runs: per-group statistics over seeds, curves with a band
-// over seeds, time to a target accuracy, and which settings the runs share or vary in.
+// over seeds, time to a target accuracy (which settings runs share: report/settings.hpp).
 #pragma once
 
 #include <cmath>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "report/runs.hpp"
+#include "report/settings.hpp"
 
 namespace psl::report {
 
@@ -81,12 +82,5 @@ std::optional<Reached> time_to_accuracy(const Run& run, double target);
 // epoch e (its end-of-epoch one under the default evaluation), NaN for an epoch without
 // one. Empty for a run without evaluations.
 std::vector<double> accuracy_by_epoch(const Run& run);
-
-// The resolved manifests' keys (TABLE.KEY) with one value in every run, and those with several.
-struct SettingsDiff {
-  std::vector<std::pair<std::string, std::string>> fixed;
-  std::vector<std::pair<std::string, std::vector<std::string>>> varying;
-};
-SettingsDiff settings_diff(const std::vector<Run>& runs);
 
 }  // namespace psl::report

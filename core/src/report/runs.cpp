@@ -11,6 +11,7 @@
 
 #include "manifest.hpp"
 #include "registry.hpp"
+#include "report/settings.hpp"
 #include "run_check.hpp"
 
 namespace psl::report {
@@ -26,7 +27,8 @@ std::string group_key(const std::string& manifest) {
   return std::regex_replace(manifest, drop, "");
 }
 
-// A readable label for a group: its folder name without the seed, or its main settings.
+// The label of runs that differ in nothing but their seed: the folder name without the
+// seed, or the main settings.
 std::string label_for(const Run& r) {
   std::string name = r.dir.filename().string();  // find_runs gives folders without a trailing '/'
   if (name.find('=') != std::string::npos) {
@@ -121,7 +123,6 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
     throw std::runtime_error("these run folders do not check out, so they are not reported:" + refused +
                              "\nrun them again (psl sweep reruns such runs) or leave them out");
   std::vector<Run> runs;
-  std::map<std::string, std::string> labels;  // group key -> label of its first run
   Registry registry;
   for (const auto& d : dirs) {
     Run r;
@@ -129,17 +130,26 @@ std::vector<Run> find_runs(const std::vector<fs::path>& paths) {
     r.summary = read_run_summary(d);
     r.metrics = MetricsLog::read(d / "metrics.csv");
     r.manifest = manifest_resolved_again(d / "manifest.toml", registry);
-    const auto key = group_key(r.manifest);
-    if (!labels.count(key)) {
-      // Two groups never share a label (their runs would be averaged together).
-      std::string label = label_for(r);
-      for (int n = 2; std::any_of(labels.begin(), labels.end(), [&](const auto& kv) { return kv.second == label; }); ++n)
-        label = fmt::format("{} ({})", label_for(r), n);
-      labels[key] = label;
-    }
-    r.group = labels[key];
     runs.push_back(std::move(r));
   }
+  const auto by_settings = settings_labels(runs);
+  std::map<std::string, std::string> labels;  // group key -> label of its first run
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto key = group_key(runs[i].manifest);
+    if (!labels.count(key)) {
+      const std::string wanted = by_settings[i].empty() ? label_for(runs[i]) : by_settings[i];
+      // Two groups never share a label (their runs would be averaged together).
+      std::string label = wanted;
+      for (int n = 2; std::any_of(labels.begin(), labels.end(), [&](const auto& kv) { return kv.second == label; }); ++n)
+        label = fmt::format("{} ({})", wanted, n);
+      labels[key] = label;
+    }
+    runs[i].group = labels[key];
+  }
+  // Settings in the order of their values, whichever folder each came from; seeds in
+  // folder order within a setting.
+  std::stable_sort(runs.begin(), runs.end(),
+                   [](const Run& a, const Run& b) { return numbers_by_value_less(a.group, b.group); });
   return runs;
 }
 
