@@ -41,9 +41,6 @@ std::string label_for(const Run& r) {
                      s.batch_size);
 }
 
-}  // namespace
-
-namespace {
 // The whole text as one number ("0.05", "1e-3", "-2"), if it is one.
 std::optional<double> as_number(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -51,6 +48,7 @@ std::optional<double> as_number(const std::string& text) {
   const double value = std::strtod(text.c_str(), &end);
   return end == text.c_str() + text.size() ? std::optional<double>(value) : std::nullopt;
 }
+
 }  // namespace
 
 bool numbers_by_value_less(const std::string& a, const std::string& b) {

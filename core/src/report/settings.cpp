@@ -9,6 +9,8 @@
 namespace psl::report {
 
 namespace {
+const std::string not_set = "(not set)";
+
 void flatten(const toml::table& table, const std::string& prefix, std::map<std::string, std::string>& out) {
   for (auto&& [key, node] : table) {
     const std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
@@ -49,7 +51,7 @@ SettingsDiff settings_diff(const std::vector<Run>& runs) {
     if (k == "name" || k == "training.threads" || k == "plugin_paths") continue;
     std::vector<std::string> distinct;
     for (const auto& v : per_run) {
-      const std::string shown = v.empty() ? "(not set)" : v;  // e.g. a parameter of one protocol only
+      const std::string shown = v.empty() ? not_set : v;  // e.g. a parameter of one protocol only
       if (std::find(distinct.begin(), distinct.end(), shown) == distinct.end()) distinct.push_back(shown);
     }
     std::sort(distinct.begin(), distinct.end(), numbers_by_value_less);
@@ -62,7 +64,7 @@ SettingsDiff settings_diff(const std::vector<Run>& runs) {
 std::vector<std::string> settings_labels(const std::vector<Run>& runs) {
   std::vector<std::string> keys;
   for (const auto& [k, values] : settings_diff(runs).varying) {
-    const auto set_values = std::count_if(values.begin(), values.end(), [](const auto& v) { return v != "(not set)"; });
+    const auto set_values = std::count_if(values.begin(), values.end(), [](const auto& v) { return v != not_set; });
     if (k != "seed" && set_values >= 2) keys.push_back(k);
   }
   std::vector<std::string> labels;
