@@ -299,6 +299,11 @@ TEST_CASE("a report lists settings with numbers in the order of their values", "
   CHECK(numbers_by_value_less("0.05", "0.1"));
   CHECK(numbers_by_value_less("1e-3", "0.01"));
   CHECK(numbers_by_value_less("fls", "fpls"));
+  CHECK(numbers_by_value_less("(not set)", "0.5"));
+  // An order std::sort can use: no cycle between numbers and text that starts with digits.
+  CHECK(numbers_by_value_less("9", "1e1"));
+  CHECK(numbers_by_value_less("1f", "1e1"));
+  CHECK(numbers_by_value_less("1f", "9"));
   CHECK_FALSE(numbers_by_value_less("training.clients=128", "training.clients=32"));
   CHECK_FALSE(numbers_by_value_less("a=7", "a=7"));
 }

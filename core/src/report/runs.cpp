@@ -52,7 +52,11 @@ std::optional<double> as_number(const std::string& text) {
 }  // namespace
 
 bool numbers_by_value_less(const std::string& a, const std::string& b) {
+  // Whole numbers by value, after any text that is not one ("(not set)" first). Two
+  // classes keep the order strict and weak, which std::sort needs: compared by value
+  // with some texts and by digits with others, "9" < "1e1" < "1f" < "9" would be a cycle.
   const auto x = as_number(a), y = as_number(b);
+  if (x.has_value() != y.has_value()) return y.has_value();
   if (x && y && *x != *y) return *x < *y;
   const auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
   std::size_t i = 0, j = 0;
