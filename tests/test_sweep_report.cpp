@@ -11,6 +11,7 @@
 #include "report/aggregate.hpp"
 #include "report/report.hpp"
 #include "report/svg_plot.hpp"
+#include "run_folder.hpp"
 #include "support.hpp"
 #include "sweep.hpp"
 #include "sweep_progress.hpp"
@@ -248,6 +249,33 @@ TEST_CASE("a sweep into a folder of complete runs of other settings is refused, 
   CHECK(unknown.status == 2);
   CHECK_THAT(unknown.output, Contains("its manifest.toml does not load with this psl"));
   CHECK_THAT(unknown.output, Contains("retired_key"));
+}
+
+TEST_CASE("a sweep into a folder that holds an earlier sweep's runs keeps them in sweep.json", "[sweep]") {
+  const auto dir = test::temp_dir("sweep-index-merge");
+  const auto file = test::write_file(dir, "m.toml", test::small_manifest("max_steps = 2\n") + "[sweep]\nseed = [1]\n");
+  const auto out = dir / "out";
+  const auto sweep = fmt::format("sweep {} --out {} --quiet", file.string(), out.string());
+  REQUIRE(test::run_psl(sweep).status == 0);
+  // The same folder, the grid narrowed to another seed: both runs are the folder's.
+  REQUIRE(test::run_psl(sweep + " --set 'sweep.seed=[2]'").status == 0);
+  const auto status = test::run_psl("sweep --status " + out.string());
+  CHECK(status.status == 0);
+  CHECK_THAT(status.output, Contains("complete     seed=1\n"));
+  CHECK_THAT(status.output, Contains("complete     seed=2\n"));
+  CHECK_THAT(status.output, Contains("2 runs: 2 complete"));
+
+  // An earlier run moved away is no longer listed.
+  std::filesystem::rename(out / "seed=1", dir / "seed=1");
+  REQUIRE(test::run_psl(sweep + " --set 'sweep.seed=[2]'").status == 0);
+  CHECK_THAT(test::run_psl("sweep --status " + out.string()).output, Contains("1 runs: 1 complete"));
+
+  // An index that is not one is named, not overwritten on a guess.
+  test::write_file(out, "sweep.json", "{\"folder\": ");
+  const auto broken = test::run_psl(sweep);
+  CHECK(broken.status == 2);
+  CHECK_THAT(broken.output, Contains((out / "sweep.json").string() + ": not a sweep index"));
+  CHECK(read_file(out / "sweep.json") == "{\"folder\": ");
 }
 
 TEST_CASE("a report groups a run of an older psl with the same settings run by a newer one", "[report]") {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -162,8 +163,30 @@ std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads) {
   return plan;
 }
 
+namespace {
+// The entries of an earlier sweep.json whose folders are still there and not `planned`.
+nlohmann::json earlier_entries(const fs::path& out, const std::set<std::string>& planned) {
+  nlohmann::json kept = nlohmann::json::array();
+  const fs::path file = out / "sweep.json";
+  if (!fs::exists(file)) return kept;
+  try {
+    for (const auto& entry : nlohmann::json::parse(read_file(file))) {
+      const std::string folder = entry.at("folder");
+      if (!planned.count(folder) && fs::exists(out / folder)) kept.push_back(entry);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: not a sweep index ({}); move it away, psl sweep writes a new one", file.string(), e.what()));
+  }
+  return kept;
+}
+}  // namespace
+
+// A sweep into a folder another sweep filled (the grid narrowed with --set) adds its
+// points to the index, so that psl sweep --status still lists the earlier runs.
 void write_sweep_index(const SweepPlan& plan) {
-  nlohmann::json index = nlohmann::json::array();
+  std::set<std::string> planned;
+  for (const auto& p : plan.points) planned.insert(p.name);
+  nlohmann::json index = earlier_entries(plan.out, planned);
   for (const auto& p : plan.points) index.push_back({{"name", p.name}, {"folder", p.name}});
   write_file_atomic(plan.out / "sweep.json", index.dump(2) + "\n");
 }
@@ -188,7 +211,12 @@ int command_sweep(const SweepOptions& options) {
     fmt::print(stderr, "psl sweep: refused: {}\n", e.what());
     return 2;
   }
-  write_sweep_index(*plan);
+  try {
+    write_sweep_index(*plan);
+  } catch (const std::runtime_error& e) {
+    fmt::print(stderr, "psl sweep: refused: {}\n", e.what());
+    return 2;
+  }
 
   std::size_t next = 0, done = 0, failed = 0, skipped = 0;
   std::deque<std::size_t> retry_fresh;  // resumes the checkpoint refused

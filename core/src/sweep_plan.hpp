@@ -28,7 +28,8 @@ struct SweepPlan {
 
 // Every point loaded and checked (errors printed); each run gets `threads` torch threads.
 std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads);
-// out/sweep.json: the points, for psl report and psl sweep --status.
+// out/sweep.json: the points, after those an earlier sweep into `out` left there, for
+// psl sweep --status; throws if the file there is not an index.
 void write_sweep_index(const SweepPlan& plan);
 
 // A run counts as done only if it says so and its files check out.
