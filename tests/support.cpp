@@ -79,6 +79,21 @@ std::string read_text(const std::filesystem::path& file) {
   return ss.str();
 }
 
+std::vector<std::string> metrics_without_wall_time(const std::filesystem::path& run) {
+  std::vector<std::string> out;
+  std::ifstream in(run / "metrics.csv");
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) fields.push_back(x);
+    if (fields.size() > 3) fields.erase(fields.begin() + 3);
+    std::string joined;
+    for (auto& x : fields) joined += x + ",";
+    out.push_back(joined);
+  }
+  return out;
+}
+
 PslResult run_psl(const std::string& args) {
   PslResult r;
   FILE* pipe = ::popen((std::string(PSL_BINARY) + " " + args + " 2>&1").c_str(), "r");

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "manifest.hpp"
 #include "registry.hpp"
@@ -24,6 +25,10 @@ std::string small_manifest(const std::string& extra_training = "", const std::st
 Experiment load(const std::filesystem::path& file, const std::vector<Override>& overrides = {});
 
 std::string read_text(const std::filesystem::path& file);
+
+// A run folder's metrics.csv without its wall-time column, the only one allowed to differ
+// between two runs of one manifest.
+std::vector<std::string> metrics_without_wall_time(const std::filesystem::path& run);
 
 // The psl program run with `args` (a shell command line), as a user runs it.
 struct PslResult {

@@ -28,6 +28,7 @@
 
 using namespace psl;
 using Catch::Matchers::Contains;
+using psl::test::metrics_without_wall_time;
 
 namespace {
 std::filesystem::path run(const std::string& name, const std::string& extra_training = "",
@@ -62,21 +63,6 @@ std::unique_ptr<SplitModel> bundled_model(const std::string& type, std::map<std:
 
 std::unique_ptr<SplitModel> fmnist_cnn() { return bundled_model("fmnist_cnn"); }
 
-// metrics.csv without the wall-time column, which is the only thing allowed to differ.
-std::vector<std::string> metrics_without_wall_time(const std::filesystem::path& dir) {
-  std::vector<std::string> out;
-  std::ifstream in(dir / "metrics.csv");
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-    if (f.size() > 3) f.erase(f.begin() + 3);
-    std::string joined;
-    for (auto& x : f) joined += x + ",";
-    out.push_back(joined);
-  }
-  return out;
-}
 }  // namespace
 
 TEST_CASE("a short synthetic run lowers the loss and writes a complete run folder", "[training]") {

@@ -27,6 +27,7 @@ void write_checkpoint(const std::filesystem::path& run_dir, const Checkpoint& c)
                                  {"metrics_bytes", h.metrics_bytes},     {"metrics_sha256", h.metrics_sha256},
                                  {"manifest_sha256", h.manifest_sha256}, {"wall_time_s", h.wall_time_s},
                                  {"train_wall_time_s", h.train_wall_time_s}, {"clock_s", h.clock_s},
+                                 {"extends_manifest_sha256", h.extends_manifest_sha256},
                                  {"state_bytes", c.state.size()}};
   std::string body;
   body.reserve(c.state.size() + 512);
@@ -80,6 +81,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& run_dir) {
     h.wall_time_s = j.at("wall_time_s");
     h.train_wall_time_s = j.at("train_wall_time_s");
     h.clock_s = j.value("clock_s", -1.0);
+    h.extends_manifest_sha256 = j.value("extends_manifest_sha256", "");
     const std::size_t state_bytes = j.at("state_bytes");
     if (header_end + 1 + state_bytes != body_end) throw damaged("its state has another length than recorded");
     c.state = bytes.substr(header_end + 1, state_bytes);

@@ -17,6 +17,9 @@ struct CheckpointHeader {
   std::uintmax_t metrics_bytes = 0;  // metrics.csv's length at the checkpoint
   std::string metrics_sha256;        // ... and the checksum of those bytes
   std::string manifest_sha256;       // of the resolved manifest the run was started with
+  // Set while a run is being continued to more epochs (run_extension.hpp): the manifest
+  // it had before, which manifest.toml still is until the extended one replaces it.
+  std::string extends_manifest_sha256;
   double wall_time_s = 0, train_wall_time_s = 0;
   double clock_s = -1;  // the planner's virtual clock, exact (-1: a checkpoint of psl before availability)
 };

@@ -17,6 +17,7 @@ struct RunOptions {
   std::string schedule;
   std::string listen;
   std::int64_t stop_after_epochs = 0;
+  std::int64_t epochs = 0;  // with resume: continue the run to this many epochs
   bool force = false;
   int parent_pid = 0;  // --exit-with-parent
   bool quiet = false;

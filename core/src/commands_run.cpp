@@ -60,6 +60,12 @@ static int run_or_serve(const RunOptions& options, bool spawn_clients) {
   settings.force = options.force;
   if (options.parent_pid > 0 && !exit_with_parent(options.parent_pid)) return 1;
   std::string manifest = options.manifest;
+  std::vector<std::string> sets = options.sets;
+  if (options.epochs > 0 && options.resume.empty()) {
+    fmt::print(stderr, "psl run: --epochs continues a run (--resume DIR); a new run takes --set training.epochs={}\n",
+               options.epochs);
+    return 2;
+  }
   if (!options.resume.empty()) {
     // The run folder's resolved manifest is the truth; overrides would change the run.
     if (!options.sets.empty() || options.force) {
@@ -70,12 +76,16 @@ static int run_or_serve(const RunOptions& options, bool spawn_clients) {
     settings.out = options.resume;
     settings.resume = true;
     manifest = (settings.out / "manifest.toml").string();
+    if (options.epochs > 0) {
+      sets = {fmt::format("training.epochs={}", options.epochs)};
+      settings.extend = true;
+    }
   }
   if (manifest.empty()) {
     fmt::print(stderr, "psl run: give a MANIFEST, or --resume RUN_DIR\n");
     return 2;
   }
-  auto ex = load_or_report(manifest, options.sets, registry);
+  auto ex = load_or_report(manifest, sets, registry);
   if (!ex) return 2;
   if (!spawn_clients && ex->transport_settings.type != TransportKind::Tcp) {
     fmt::print(stderr, "psl serve: {} has transport.type = \"{}\"; serve needs \"tcp\" (--set transport.type=tcp)\n",

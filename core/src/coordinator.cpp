@@ -8,6 +8,7 @@
 #include <numeric>
 #include <optional>
 
+#include "digest.hpp"
 #include "executor.hpp"
 #include "experiment_parts.hpp"
 #include "in_process_executor.hpp"
@@ -23,6 +24,7 @@
 #include "psl/api/split_model.hpp"
 #include "recorder.hpp"
 #include "run_claim.hpp"
+#include "run_extension.hpp"
 #include "run_summary.hpp"
 #include "step_planner.hpp"
 #include "trainer.hpp"
@@ -49,7 +51,8 @@ class Run {
     configure_process(t.threads);
     lock_ = claim_run_folder(settings_);
     std::optional<ResumePoint> resume;
-    if (settings_.resume) resume = verified_resume_point(settings_.out);
+    if (settings_.resume) resume = verified_resume_point(settings_.out, settings_.extend);
+    if (settings_.extend) extend(*resume);
     recorder_ = std::make_unique<Recorder>(ex_, settings_);
     owns_summary_ = !resume;  // a resume owns it once its state has loaded
 
@@ -149,6 +152,21 @@ class Run {
     }
   }
 
+  // `psl run --resume DIR --epochs N`: the folder becomes the run of N epochs.
+  void extend(ResumePoint& point) {
+    const auto epochs = ex_.training_settings.epochs, done = point.checkpoint.header.epochs_done;
+    if (epochs <= done)
+      throw RunRefused(fmt::format("{}: the run has {} epochs done; --epochs {} adds none", settings_.out.string(),
+                                   done, epochs));
+    const std::string manifest = to_toml(ex_);
+    if (sha256_hex(manifest) == point.manifest_sha256) return;  // its own epochs: a plain resume
+    if (const auto why = why_not_extendable(ex_); !why.empty())
+      throw RunRefused(fmt::format("{}: cannot be continued to more epochs: {}; start a new run with --set "
+                                   "training.epochs={} instead",
+                                   settings_.out.string(), why, epochs));
+    begin_extension(settings_.out, point, manifest);
+  }
+
   void load_trainer_state(const std::string& state) {
     try {
       trainer_->load_state(state);
@@ -179,10 +197,13 @@ class Run {
     started_ = Clock::now();
     wall_offset_ = start.wall_time_s;
     progress_.train_s = start.train_wall_time_s;
+    progress_.wall_s = start.wall_time_s;
     progress_.epochs_done = start.epochs_done;
     planner_->set_global_step(start.global_step);
     // Exact from the checkpoint (availability is read on this clock); older ones: from metrics.csv.
     planner_->set_clock(start.clock_s >= 0 ? start.clock_s : recorder_->simulated_s());
+    // An extended run's summary.json still describes the shorter run: say what the folder is now.
+    if (settings_.extend) write_summary("running");
     bool stopped = false;
     for (std::int64_t epoch = start.epochs_done; epoch < t.epochs && !stopped; ++epoch) {
       planner_->begin_epoch(epoch);

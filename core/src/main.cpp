@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--out", run.out, "run folder (default: runs/NAME)");
   run_cmd->add_option("--set", run.sets, "override one manifest key: KEY.PATH=VALUE");
   run_cmd->add_option("--resume", run.resume, "continue the run in this folder from its last checkpoint");
+  run_cmd->add_option("--epochs", run.epochs, "with --resume: continue the run, complete or not, to N epochs")
+      ->check(CLI::PositiveNumber);
   run_cmd->add_flag("--force", run.force, "the --out folder holds another run: move it aside (kept) and start anew");
   run_cmd->add_flag("--quiet", run.quiet, "no progress output");
   run_cmd->add_option("--stop-after-epochs", run.stop_after_epochs,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "digest.hpp"
+#include "run_check.hpp"
 #include "run_folder.hpp"
 #include "run_summary.hpp"
 
@@ -31,13 +32,18 @@ std::unique_ptr<FolderLock> claim_run_folder(const RunSettings& settings) {
   }
 }
 
-ResumePoint verified_resume_point(const std::filesystem::path& out) {
+ResumePoint verified_resume_point(const std::filesystem::path& out, bool extending) {
   bool complete = false;
   try {
-    complete = read_run_summary(out).complete();
+    // A summary that the folder's files do not match (an extension stopped before its
+    // first epoch end) describes an earlier run: the checkpoint decides.
+    complete = read_run_summary(out).complete() && run_folder_problems(out).empty();
   } catch (const std::runtime_error&) {  // none or unreadable: the checkpoint decides
   }
-  if (complete) throw RunRefused(fmt::format("{}: the run is complete; there is nothing to resume", out.string()));
+  if (complete && !extending)
+    throw RunRefused(fmt::format("{}: the run is complete; there is nothing to resume (`psl run --resume {} --epochs "
+                                 "N` continues it to N epochs)",
+                                 out.string(), out.string()));
   Checkpoint c;
   try {
     c = read_checkpoint(out);
@@ -46,7 +52,10 @@ ResumePoint verified_resume_point(const std::filesystem::path& out) {
   }
   const auto manifest = out / "manifest.toml";
   const std::string manifest_sha256 = std::filesystem::exists(manifest) ? file_sha256(manifest) : "";
-  if (manifest_sha256 != c.header.manifest_sha256)
+  // An extension stopped before it replaced manifest.toml left the checkpoint naming both.
+  const bool extension_begun = !c.header.extends_manifest_sha256.empty() &&
+                               manifest_sha256 == c.header.extends_manifest_sha256;
+  if (manifest_sha256 != c.header.manifest_sha256 && !extension_begun)
     throw RunRefused(fmt::format("{}: manifest.toml was changed after the run started (its checksum differs from "
                                  "the checkpoint's); resuming would mix two setups. Restore it, or start a new run "
                                  "with the changed manifest and another --out",

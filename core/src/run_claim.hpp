@@ -19,10 +19,11 @@ std::unique_ptr<FolderLock> claim_run_folder(const RunSettings& settings);
 
 struct ResumePoint {
   Checkpoint checkpoint;
-  std::string manifest_sha256;  // of manifest.toml as it is, equal to the checkpoint's
+  std::string manifest_sha256;  // of manifest.toml as it is, the checkpoint's (or the one it extends)
 };
 // The checkpoint of the run in `run_dir`, checked: intact, of this manifest.toml, and
-// covering bytes of metrics.csv that are still there unchanged; the run not complete.
-ResumePoint verified_resume_point(const std::filesystem::path& run_dir);
+// covering bytes of metrics.csv that are still there unchanged; the run not complete,
+// unless `extending` it to more epochs.
+ResumePoint verified_resume_point(const std::filesystem::path& run_dir, bool extending = false);
 
 }  // namespace psl

@@ -137,15 +137,18 @@ void MetricsLog::sync() {
 
 namespace {
 std::string num(double v) { return std::isnan(v) ? "" : fmt::format("{:.9g}", v); }
+// The columns summary.json sums or ranks: written so that they read back as the same
+// double, so a resumed run continues from exactly the totals it stopped at.
+std::string exact(double v) { return std::isnan(v) ? "" : fmt::format("{}", v); }
 }  // namespace
 
 void MetricsLog::append(const MetricsRow& r) {
   if (r.is_train) {
     append_text(fmt::format("{},{},{},{},{},{},{},{},{},{},{},,,,,{},{},{},{},{},{}\n", r.step, r.epoch,
-                            num(r.simulated_time_s), num(r.wall_time_s), num(r.loss), r.batch_size, r.active_clients,
-                            num(r.batch_deviation), num(r.step_time_s), num(r.straggler_wait_s), r.deferred,
-                            num(r.bytes.up()), num(r.bytes.down()), num(r.bytes.weights_up), num(r.bytes.weights_down),
-                            r.online_clients, num(r.availability_wait_s)));
+                            exact(r.simulated_time_s), num(r.wall_time_s), num(r.loss), r.batch_size,
+                            r.active_clients, exact(r.batch_deviation), num(r.step_time_s), exact(r.straggler_wait_s),
+                            r.deferred, exact(r.bytes.up()), exact(r.bytes.down()), exact(r.bytes.weights_up),
+                            exact(r.bytes.weights_down), r.online_clients, exact(r.availability_wait_s)));
   } else {
     std::vector<std::string> per_class;  // one cell: values joined by ';'
     for (double a : r.test_class_accuracy) per_class.push_back(num(a));

@@ -13,6 +13,7 @@ struct RunSettings {
   std::filesystem::path out;       // the run folder
   bool train = true;               // false: `psl sample`, no model training
   bool resume = false;             // continue the run in `out` from its last checkpoint
+  bool extend = false;             // ... to the experiment's epochs, more than the run's (--epochs N)
   bool force = false;              // a fresh run into a folder holding a run moves that run aside
   bool quiet = false;
   std::filesystem::path schedule;  // `psl sample --schedule`: every (epoch, step, client, count)

@@ -8,6 +8,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "commands.hpp"
 #include "run_check.hpp"
 #include "run_folder.hpp"
+#include "run_extension.hpp"
 #include "run_lock.hpp"
 #include "run_summary.hpp"
 #include "spawn_psl.hpp"
@@ -90,7 +92,30 @@ std::string why_not_this_run(const fs::path& dir, const std::string& point_resol
     return std::string("its manifest.toml does not load with this psl: ") + e.what();
   }
 }
+// Whether the complete run in `dir`, which is not `point`'s, is its run with fewer epochs:
+// nullopt if not; "" if it can be continued to the point's epochs; otherwise why not.
+std::optional<std::string> shorter_run_of(const fs::path& dir, const Experiment& point, Registry& registry) {
+  try {
+    const auto run = load_experiment(dir / "manifest.toml", {}, registry);
+    const auto epochs = point.training_settings.epochs;
+    if (run.training_settings.epochs >= epochs) return std::nullopt;
+    const auto longer = parse_override(fmt::format("training.epochs={}", epochs));
+    if (to_toml(load_experiment(dir / "manifest.toml", {longer}, registry)) != to_toml(point)) return std::nullopt;
+    return why_not_extendable(run);
+  } catch (const std::exception&) {  // why_not_this_run has said why it does not load
+    return std::nullopt;
+  }
+}
 }  // namespace
+
+std::vector<std::string> run_arguments(const PlannedPoint& p, Start start, const fs::path& dir,
+                                       const std::string& manifest) {
+  if (start == Start::Resume) return {"--resume", dir.string()};
+  if (start == Start::Continue) return {"--resume", dir.string(), "--epochs", std::to_string(p.epochs)};
+  std::vector<std::string> args = {manifest, "--out", dir.string()};
+  for (const auto& s : p.sets) args.insert(args.end(), {"--set", s});
+  return args;
+}
 
 // How an unfinished point starts: resumed if its folder holds a checkpoint of the same
 // resolved manifest, otherwise afresh, with whatever the folder held moved aside and the
@@ -149,10 +174,16 @@ std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads) {
     }
     // A complete run is skipped, so it must be this point's: a folder reused after the
     // manifest changed would otherwise report the old settings' numbers as the new ones.
+    // The same run with fewer epochs is continued instead (a sweep whose epochs grew).
     const fs::path dir = plan.out / point.name;
     if (run_complete(dir))
-      if (const auto why = why_not_this_run(dir, point.resolved, registry); !why.empty())
-        foreign.push_back(fmt::format("{} holds a complete run of other settings: {}", dir.string(), why));
+      if (const auto why = why_not_this_run(dir, point.resolved, registry); !why.empty()) {
+        const auto shorter = shorter_run_of(dir, *ex, registry);
+        if (shorter && shorter->empty()) point.continue_from = read_run_summary(dir).epochs;
+        else
+          foreign.push_back(fmt::format("{} holds a complete run of other settings: {}{}", dir.string(), why,
+                                        shorter ? "; it cannot be continued to more epochs: " + *shorter : ""));
+      }
     plan.points.push_back(std::move(point));
   }
   if (!foreign.empty()) {
@@ -228,16 +259,15 @@ int command_sweep(const SweepOptions& options) {
   auto launch = [&](std::size_t i, Start start) {
     const fs::path dir = out / points[i].name;
     std::vector<std::string> args = {"psl", "run", "--quiet", "--exit-with-parent", std::to_string(::getpid())};
-    if (start == Start::Resume) {
-      args.insert(args.end(), {"--resume", dir.string()});
-    } else {
-      args.insert(args.end(), {options.manifest, "--out", dir.string()});
-      for (const auto& s : points[i].sets) args.insert(args.end(), {"--set", s});
-    }
+    const auto rest = run_arguments(points[i], start, dir, options.manifest);
+    args.insert(args.end(), rest.begin(), rest.end());
     fs::create_directories(dir);
     progress.started(i, dir, points[i].epochs, points[i].max_steps);
-    running[spawn_psl(args, {dir / "log.txt", true, start == Start::Resume})] = {i, start};
+    running[spawn_psl(args, {dir / "log.txt", true, start != Start::Fresh})] = {i, start};
     if (start == Start::Resume) report(points[i].name, "resuming from its checkpoint");
+    if (start == Start::Continue)
+      report(points[i].name, fmt::format("continuing its complete run from epoch {} to {}", points[i].continue_from,
+                                         points[i].epochs));
   };
   while (next < points.size() || !retry_fresh.empty() || !running.empty()) {
     while (int(running.size()) < jobs && (!retry_fresh.empty() || next < points.size())) {
@@ -249,6 +279,10 @@ int command_sweep(const SweepOptions& options) {
       }
       const std::size_t i = next++;
       const fs::path dir = out / points[i].name;
+      if (points[i].continue_from > 0) {
+        launch(i, Start::Continue);
+        continue;
+      }
       if (run_complete(dir)) {
         ++skipped;
         progress.skipped();
@@ -278,10 +312,11 @@ int command_sweep(const SweepOptions& options) {
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == 2;
     const fs::path dir = out / points[i].name;
-    if (!ok && refused && start == Start::Resume) {
+    if (!ok && refused && start != Start::Fresh) {
       // The checkpoint did not check out (see log.txt): start that point again.
       const auto aside = move_aside(dir);
-      report(points[i].name, fmt::format("could not resume (see {}); starting again", (aside / "log.txt").string()));
+      report(points[i].name, fmt::format("could not {} (see {}); starting again",
+                                         start == Start::Resume ? "resume" : "continue", (aside / "log.txt").string()));
       retry_fresh.push_back(i);
       continue;
     }

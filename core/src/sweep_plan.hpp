@@ -18,6 +18,9 @@ struct PlannedPoint {
   std::vector<std::string> sets;  // its --set overrides of the sweep's manifest
   std::string resolved;           // its resolved manifest
   std::int64_t epochs = 1, max_steps = 0;
+  // Epochs of the complete run its folder holds, which is this point's run with fewer
+  // epochs: it is continued to `epochs` (run_extension.hpp). 0: none.
+  std::int64_t continue_from = 0;
 };
 
 struct SweepPlan {
@@ -35,10 +38,15 @@ void write_sweep_index(const SweepPlan& plan);
 // A run counts as done only if it says so and its files check out.
 bool run_complete(const std::filesystem::path& run);
 
-enum class Start { Fresh, Resume };
+enum class Start { Fresh, Resume, Continue };
 // How an unfinished point starts: resumed if its folder holds a checkpoint of the same
 // resolved manifest, otherwise afresh, with whatever the folder held moved aside.
 Start prepare(const std::filesystem::path& dir, const std::string& manifest_text, bool quiet);
+
+// What follows `psl run --quiet` to start point `p` in `dir` as `start` says (the
+// sweep's `manifest` for a fresh start).
+std::vector<std::string> run_arguments(const PlannedPoint& p, Start start, const std::filesystem::path& dir,
+                                       const std::string& manifest);
 
 int submit_to_slurm(const SweepOptions& options);
 int sweep_status(const std::filesystem::path& dir);

@@ -87,12 +87,8 @@ std::string array_script(const SweepPlan& plan, const fs::path& manifest, const 
     const auto& p = plan.points[todo[t]];
     const fs::path dir = fs::absolute(plan.out / p.name);
     std::vector<std::string> args = {"run", "--quiet"};
-    if (starts[t] == Start::Resume) {
-      args.insert(args.end(), {"--resume", dir.string()});
-    } else {
-      args.insert(args.end(), {fs::absolute(manifest).string(), "--out", dir.string()});
-      for (const auto& s : p.sets) args.insert(args.end(), {"--set", s});
-    }
+    const auto rest = run_arguments(p, starts[t], dir, fs::absolute(manifest).string());
+    args.insert(args.end(), rest.begin(), rest.end());
     std::vector<std::string> words;
     for (const auto& a : args) words.push_back(quoted(a));
     out += fmt::format("  {}) dir={}; args=({});;\n", t, quoted(dir.string()), fmt::join(words, " "));
@@ -117,8 +113,12 @@ int submit_to_slurm(const SweepOptions& options) {
     std::size_t complete = 0, still_queued = 0;
     for (std::size_t i = 0; i < plan->points.size(); ++i) {
       const auto& p = plan->points[i];
-      if (run_complete(plan->out / p.name)) ++complete;
-      else if (queued.count(p.name)) ++still_queued;
+      const bool in_queue = queued.count(p.name) > 0;  // a continued run is complete until its task starts
+      if (p.continue_from > 0 && !in_queue) {
+        todo.push_back(i);
+        starts.push_back(Start::Continue);
+      } else if (p.continue_from == 0 && run_complete(plan->out / p.name)) ++complete;
+      else if (in_queue) ++still_queued;
       else {
         todo.push_back(i);
         starts.push_back(prepare(plan->out / p.name, p.resolved, options.quiet));
