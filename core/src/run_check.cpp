@@ -87,4 +87,13 @@ std::vector<std::string> run_folder_problems(const fs::path& dir) {
   return problems;
 }
 
+bool run_complete(const fs::path& run) {
+  if (!fs::exists(run / "summary.json")) return false;
+  try {
+    return read_run_summary(run).complete() && run_folder_problems(run).empty();
+  } catch (const std::runtime_error&) {  // unreadable: not done
+    return false;
+  }
+}
+
 }  // namespace psl

@@ -12,4 +12,7 @@ namespace psl {
 // One line per disagreement; empty when the folder is consistent.
 std::vector<std::string> run_folder_problems(const std::filesystem::path& dir);
 
+// A run counts as done only if its summary says so and its files check out.
+bool run_complete(const std::filesystem::path& run);
+
 }  // namespace psl

@@ -5,7 +5,6 @@
 #include "digest.hpp"
 #include "run_check.hpp"
 #include "run_folder.hpp"
-#include "run_summary.hpp"
 
 namespace psl {
 
@@ -33,14 +32,9 @@ std::unique_ptr<FolderLock> claim_run_folder(const RunSettings& settings) {
 }
 
 ResumePoint verified_resume_point(const std::filesystem::path& out, bool extending) {
-  bool complete = false;
-  try {
-    // A summary that the folder's files do not match (an extension stopped before its
-    // first epoch end) describes an earlier run: the checkpoint decides.
-    complete = read_run_summary(out).complete() && run_folder_problems(out).empty();
-  } catch (const std::runtime_error&) {  // none or unreadable: the checkpoint decides
-  }
-  if (complete && !extending)
+  // A summary that the folder's files do not match (an extension stopped before its first
+  // epoch end) describes an earlier run, as does an unreadable one: the checkpoint decides.
+  if (run_complete(out) && !extending)
     throw RunRefused(fmt::format("{}: the run is complete; there is nothing to resume (`psl run --resume {} --epochs "
                                  "N` continues it to N epochs)",
                                  out.string(), out.string()));

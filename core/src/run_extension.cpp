@@ -21,7 +21,6 @@ std::string why_not_extendable(const Experiment& ex) {
 
 void begin_extension(const std::filesystem::path& run_dir, ResumePoint& point, const std::string& manifest_text) {
   const std::string sha = sha256_hex(manifest_text);
-  if (sha == point.manifest_sha256) return;  // manifest.toml is the extended one already
   Checkpoint c = point.checkpoint;
   c.header.manifest_sha256 = sha;
   c.header.extends_manifest_sha256 = point.manifest_sha256;

@@ -48,16 +48,6 @@ std::vector<SweepPoint> expand_sweep(const Experiment& ex) {
   return points;
 }
 
-// A run counts as done only if it says so and its files check out.
-bool run_complete(const fs::path& run) {
-  if (!fs::exists(run / "summary.json")) return false;
-  try {
-    return read_run_summary(run).complete() && run_folder_problems(run).empty();
-  } catch (const std::runtime_error&) {  // unreadable: run it again
-    return false;
-  }
-}
-
 namespace {
 // "" when the two texts are the same, otherwise where they first differ.
 std::string first_difference(const std::string& there, const std::string& now) {
@@ -94,14 +84,13 @@ std::string why_not_this_run(const fs::path& dir, const std::string& point_resol
 }
 // Whether the complete run in `dir`, which is not `point`'s, is its run with fewer epochs:
 // nullopt if not; "" if it can be continued to the point's epochs; otherwise why not.
-std::optional<std::string> shorter_run_of(const fs::path& dir, const Experiment& point, Registry& registry) {
+std::optional<std::string> shorter_run_of(const fs::path& dir, const PlannedPoint& point, Registry& registry) {
   try {
-    const auto run = load_experiment(dir / "manifest.toml", {}, registry);
-    const auto epochs = point.training_settings.epochs;
-    if (run.training_settings.epochs >= epochs) return std::nullopt;
-    const auto longer = parse_override(fmt::format("training.epochs={}", epochs));
-    if (to_toml(load_experiment(dir / "manifest.toml", {longer}, registry)) != to_toml(point)) return std::nullopt;
-    return why_not_extendable(run);
+    if (read_run_summary(dir).epochs >= point.epochs) return std::nullopt;
+    const auto more = parse_override(fmt::format("training.epochs={}", point.epochs));
+    const auto longer = load_experiment(dir / "manifest.toml", {more}, registry);
+    if (to_toml(longer) != point.resolved) return std::nullopt;
+    return why_not_extendable(longer);
   } catch (const std::exception&) {  // why_not_this_run has said why it does not load
     return std::nullopt;
   }
@@ -178,7 +167,7 @@ std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads) {
     const fs::path dir = plan.out / point.name;
     if (run_complete(dir))
       if (const auto why = why_not_this_run(dir, point.resolved, registry); !why.empty()) {
-        const auto shorter = shorter_run_of(dir, *ex, registry);
+        const auto shorter = shorter_run_of(dir, point, registry);
         if (shorter && shorter->empty()) point.continue_from = read_run_summary(dir).epochs;
         else
           foreign.push_back(fmt::format("{} holds a complete run of other settings: {}{}", dir.string(), why,

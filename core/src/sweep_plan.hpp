@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "run_check.hpp"
 #include "sweep.hpp"
 
 namespace psl {
@@ -34,9 +35,6 @@ std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads);
 // out/sweep.json: the points, after those an earlier sweep into `out` left there, for
 // psl sweep --status; throws if the file there is not an index.
 void write_sweep_index(const SweepPlan& plan);
-
-// A run counts as done only if it says so and its files check out.
-bool run_complete(const std::filesystem::path& run);
 
 enum class Start { Fresh, Resume, Continue };
 // How an unfinished point starts: resumed if its folder holds a checkpoint of the same
