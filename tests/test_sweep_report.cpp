@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "digest.hpp"
 #include "report/aggregate.hpp"
@@ -14,6 +15,7 @@
 #include "run_folder.hpp"
 #include "support.hpp"
 #include "sweep.hpp"
+#include "sweep_plan.hpp"
 #include "sweep_progress.hpp"
 #include "progress.hpp"
 
@@ -249,6 +251,29 @@ TEST_CASE("a sweep into a folder of complete runs of other settings is refused, 
   CHECK(unknown.status == 2);
   CHECK_THAT(unknown.output, Contains("its manifest.toml does not load with this psl"));
   CHECK_THAT(unknown.output, Contains("retired_key"));
+}
+
+TEST_CASE("a sweep keeps the torch threads a manifest sets; only threads = 0 becomes cores / jobs", "[sweep]") {
+  const auto dir = test::temp_dir("sweep-threads");
+  SweepOptions o;
+  o.manifest = test::write_file(dir, "m.toml", sweep_manifest()).string();  // threads = 1
+  o.quiet = true;
+  const auto threads_of_points = [&] {
+    const auto plan = plan_sweep(o, 3);  // 3: as if cores / jobs were 3
+    REQUIRE(plan);
+    std::set<std::string> lines;
+    for (const auto& p : plan->points) {
+      std::smatch m;
+      REQUIRE(std::regex_search(p.resolved, m, std::regex("\\nthreads = (\\d+)\\n")));
+      lines.insert(m[1]);
+    }
+    return lines;
+  };
+  CHECK(threads_of_points() == std::set<std::string>{"1"});
+  o.sets = {"training.threads=2"};
+  CHECK(threads_of_points() == std::set<std::string>{"2"});
+  o.sets = {"training.threads=0"};
+  CHECK(threads_of_points() == std::set<std::string>{"3"});
 }
 
 TEST_CASE("a sweep into a folder that holds an earlier sweep's runs keeps them in sweep.json", "[sweep]") {

@@ -148,8 +148,10 @@ std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads) {
   for (const auto& p : expand_sweep(*base)) {
     PlannedPoint point;
     point.name = p.name;
-    point.sets = {fmt::format("training.threads={}", threads)};
-    point.sets.insert(point.sets.end(), options.sets.begin(), options.sets.end());
+    // threads = 0 means all cores, which under `jobs` runs at a time is `threads` each;
+    // a count the manifest or a --set gives is the user's and is kept.
+    point.sets = options.sets;
+    if (base->training_settings.threads == 0) point.sets.push_back(fmt::format("training.threads={}", threads));
     for (const auto& o : p.overrides) point.sets.push_back(o.key + "=" + o.value);
     auto ex = load_or_report(options.manifest, point.sets, registry);
     if (!ex) return std::nullopt;

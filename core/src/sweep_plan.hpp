@@ -30,7 +30,8 @@ struct SweepPlan {
   std::vector<PlannedPoint> points;  // grid points that resolve to the same run appear once
 };
 
-// Every point loaded and checked (errors printed); each run gets `threads` torch threads.
+// Every point loaded and checked (errors printed); a run whose manifest leaves
+// training.threads at 0 (all cores) gets `threads` torch threads.
 std::optional<SweepPlan> plan_sweep(const SweepOptions& options, int threads);
 // out/sweep.json: the points, after those an earlier sweep into `out` left there, for
 // psl sweep --status; throws if the file there is not an index.
