@@ -361,6 +361,36 @@ TEST_CASE("a report lists settings with numbers in the order of their values", "
   CHECK_FALSE(numbers_by_value_less("a=7", "a=7"));
 }
 
+TEST_CASE("the interactive page names every line of a figure once", "[report]") {
+  // dygraphs finds a line by its label: a run folder named like its setting (a seed-1 run
+  // made with psl run --out DIR/sampler.type=ugs), or two folders' runs of one name,
+  // must not share a label with another line.
+  const auto dir = test::temp_dir("report-labels");
+  const auto manifest = test::write_file(dir, "m.toml", test::small_manifest("max_steps = 4\n", "ugs"));
+  for (const std::string out : {"a/sampler.type=ugs", "a/sampler.type=ugs,seed=2", "b/sampler.type=ugs,seed=2"}) {
+    const auto seed = out.find("seed=2") == std::string::npos ? "" : " --set seed=2";
+    REQUIRE(test::run_psl(fmt::format("run {} --quiet{} --out {}", manifest.string(), seed, (dir / out).string())).status == 0);
+  }
+  report::PageOptions page;
+  page.dygraphs_dir = dir / "dygraphs";  // a stand-in for the library: the page is the interactive one
+  std::filesystem::create_directories(page.dygraphs_dir);
+  test::write_file(page.dygraphs_dir, "dygraph.min.js", "var Dygraph = function() {};\n");
+  test::write_file(page.dygraphs_dir, "dygraph.min.css", "\n");
+  const auto html = report::html(report::find_runs({dir / "a", dir / "b"}), page);
+  const auto begin = html.find("const PSL_FIGURES = ");
+  REQUIRE(begin != std::string::npos);
+  const auto json_begin = begin + std::string("const PSL_FIGURES = ").size();
+  const auto figures = nlohmann::json::parse(html.substr(json_begin, html.find(";\n", json_begin) - json_begin));
+  REQUIRE(!figures.empty());
+  for (const auto& f : figures) {
+    INFO(f.at("labels").dump());
+    const std::vector<std::string> labels = f.at("labels");
+    const std::set<std::string> unique(labels.begin(), labels.end());
+    CHECK(unique.size() == labels.size());
+    if (!f.at("scatter").get<bool>()) CHECK(labels.size() == 1 + 1 + 3);  // x, the setting, three runs
+  }
+}
+
 TEST_CASE("report errors name the folder", "[report]") {
   const auto dir = test::temp_dir("report-empty");
   CHECK_THROWS_WITH(report::find_runs({dir}), Contains("no run folders"));

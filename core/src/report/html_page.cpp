@@ -16,6 +16,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// dygraphs tells a figure's lines apart by their labels, so each must be unused: a run's
+// folder may be named like its setting ("sampler.type=ugs", made by psl run) or like a
+// run of another folder. A taken label gets " (run)", then " (run 2)", and so on.
+std::string unused_label(std::set<std::string>& used, const std::string& label, const std::string& kind) {
+  std::string candidate = label;
+  for (int n = 1; !used.insert(candidate).second; ++n)
+    candidate = n == 1 ? fmt::format("{} ({})", label, kind) : fmt::format("{} ({} {})", label, kind, n);
+  return candidate;
+}
+
 // The figure's data as dygraphs reads it: one row per x value, a column per setting
 // ([low, mean, high] for its band) and then one per run (its own line, hidden at first).
 nlohmann::json chart_data(const Figure& f) {
@@ -25,15 +35,16 @@ nlohmann::json chart_data(const Figure& f) {
     for (const auto& s : c.seeds) xs.insert(s.x.begin(), s.x.end());
   }
   nlohmann::json labels = {f.x_label}, seed_of = nlohmann::json::array(), colors = nlohmann::json::array();
+  std::set<std::string> used = {f.x_label};
   for (std::size_t g = 0; g < f.curves.size(); ++g) {
-    labels.push_back(f.curves[g].group);
+    labels.push_back(unused_label(used, f.curves[g].group, "setting"));
     colors.push_back(palette(g));
   }
   std::size_t seed_columns = 0;
   if (!f.scatter)
     for (std::size_t g = 0; g < f.curves.size(); ++g)
       for (const auto& s : f.curves[g].seeds) {
-        labels.push_back(s.run);
+        labels.push_back(unused_label(used, s.run, "run"));
         seed_of.push_back(g);
         colors.push_back(palette(g));
         ++seed_columns;
