@@ -468,6 +468,53 @@ TEST_CASE("accuracy after each epoch: the last evaluation of the epoch, mean ove
   CHECK(report::epoch_table({a}, report::group_stats({a})).empty());
 }
 
+TEST_CASE("where accuracy levels off: five-epoch means, the plateau over seeds, and the epoch it was reached", "[report]") {
+  // One evaluation per epoch, in epoch e.
+  const auto run_of = [](const std::string& name, const std::vector<double>& accuracies, const std::string& manifest) {
+    auto r = crafted_run(name, accuracies, manifest);
+    std::int64_t epoch = 0;
+    for (auto& row : r.metrics)
+      if (!row.is_train) row.epoch = epoch++;
+    return r;
+  };
+  // Twelve epochs. Run a rises by 10 points an epoch to 60% and stays; run b is 2 points
+  // above run a in every epoch but the 11th, where it dips to 40%.
+  std::vector<double> a_acc, b_acc;
+  for (int e = 0; e < 12; ++e) a_acc.push_back(std::min(0.6, 0.1 * (e + 1)));
+  for (int e = 0; e < 12; ++e) b_acc.push_back(e == 10 ? 0.4 : a_acc[e] + 0.02);
+  const auto a = run_of("a", a_acc, "seed = 1\n");
+  const std::vector<report::Run> runs = {a, run_of("b", b_acc, "seed = 2\n")};
+  const auto rows = report::plateau_table(runs, report::group_stats(runs));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == std::vector<std::string>{"settings", "epochs 1-5", "epochs 6-10", "epochs 11-12",
+                                            "last 5 epochs (mean ± std over seeds)", "change from the 5 before",
+                                            "within 1 point of the last 5 from epoch",
+                                            "widest swing of a run, last 10 epochs"});
+  // The mean curve, %: 11, 21, 31, 41, 51, then 61 but for 50 at epoch 11.
+  CHECK(rows[1][0] == "g");
+  CHECK(rows[1][1] == "31.00");
+  CHECK(rows[1][2] == "61.00");
+  CHECK(rows[1][3] == "55.50");  // the last window has the two epochs there are
+  // Epochs 8-12: run a 60, run b (62 x 4 + 40) / 5 = 57.6.
+  CHECK(rows[1][4] == fmt::format("58.80 ± {:.2f}", 2.4 / std::sqrt(2.0)));
+  CHECK(rows[1][5] == "+9.80");  // 58.8 against epochs 3-7: (31 + 41 + 51 + 61 + 61) / 5 = 49
+  CHECK(rows[1][6] == "12");     // the dip to 50 at epoch 11 is more than a point below 58.8
+  CHECK(rows[1][7] == "30.0");   // each run gains 30 points over epochs 3-12
+  // Without the dip the mean curve is within a point of its plateau from epoch 6 on.
+  const auto flat = report::plateau_table({a, a}, report::group_stats({a, a}));
+  CHECK(flat[1][4] == "60.00 ± 0.00");
+  CHECK(flat[1][5] == "+12.00");
+  CHECK(flat[1][6] == "6");
+  // A run that falls at its last epoch has not levelled off.
+  auto falling = a_acc;
+  falling.back() = 0.3;
+  const auto c = run_of("c", falling, "seed = 3\n");
+  CHECK(report::plateau_table({c}, report::group_stats({c}))[1][6] == "not yet");
+  // Runs of fewer than ten epochs have no such table.
+  const auto short_run = run_of("s", {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}, "seed = 1\n");
+  CHECK(report::plateau_table({short_run}, report::group_stats({short_run})).empty());
+}
+
 TEST_CASE("time to accuracy: the first evaluation at or above the target", "[report]") {
   const auto r = crafted_run("a", {0.2, 0.55, 0.5, 0.9}, "");
   const auto reached = report::time_to_accuracy(r, 0.5);

@@ -166,6 +166,8 @@ std::string html_page(const std::vector<Run>& runs, const PageOptions& o) {
   out += section("Test accuracy per class (mean over seeds, %)", html_table(class_table(groups), "class-table"));
   if (const auto epochs = epoch_table(done, groups); !epochs.empty())
     out += section("Test accuracy after each epoch (mean over seeds, %)", html_table(epochs, "epoch-table"));
+  if (const auto plateau = plateau_table(done, groups); !plateau.empty())
+    out += section("Where test accuracy levels off (five-epoch means, %)", html_table(plateau, "plateau-table"));
   out += section("Every run", html_table(run_table(runs, o.tables), "per-run-table"));
   out += "<h2>Figures</h2>\n";
   if (interactive)

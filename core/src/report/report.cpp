@@ -22,6 +22,8 @@ std::string markdown(const std::vector<Run>& runs, const TableOptions& options) 
   out += "\n## Test accuracy per class (mean over seeds, %)\n\n" + markdown_table(class_table(groups));
   if (const auto epochs = epoch_table(done, groups); !epochs.empty())
     out += "\n## Test accuracy after each epoch (mean over seeds, %)\n\n" + markdown_table(epochs);
+  if (const auto plateau = plateau_table(done, groups); !plateau.empty())
+    out += "\n## Where test accuracy levels off (five-epoch means, %)\n\n" + markdown_table(plateau);
   return out;
 }
 
@@ -41,6 +43,10 @@ void write_csv(const std::vector<Run>& runs, const PageOptions& o, const fs::pat
   write_file_atomic(dir / "paper.csv", csv_table(paper_table(groups)));
   write_file_atomic(dir / "classes.csv", csv_table(class_table(groups)));
   if (const auto epochs = epoch_table(done, groups); !epochs.empty()) write_file_atomic(dir / "epochs.csv", csv_table(epochs));
+  if (const auto plateau = plateau_table(done, groups); !plateau.empty())
+    write_file_atomic(dir / "plateau.csv", csv_table(plateau));
+  if (const auto plateau = plateau_table(done, groups); !plateau.empty())
+    write_file_atomic(dir / "plateau.csv", csv_table(plateau));
   Table points = {{"figure", "setting", "run", "x", "y", "low", "high"}};
   auto num = [](double v) { return fmt::format("{}", v); };
   for (const auto& f : figures(runs, o.band))

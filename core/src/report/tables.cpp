@@ -157,25 +157,103 @@ Table class_table(const std::vector<GroupStats>& groups) {
   return rows;
 }
 
-Table epoch_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups) {
-  std::map<std::string, std::vector<std::vector<double>>> by_group;  // group -> epoch -> values
-  std::size_t epochs = 0;
+namespace {
+// Each group's runs' test accuracy after each epoch, in percent (NaN: no evaluation).
+std::map<std::string, std::vector<std::vector<double>>> epoch_series(const std::vector<Run>& runs) {
+  std::map<std::string, std::vector<std::vector<double>>> by_group;
   for (const auto& r : runs) {
-    const auto mine = accuracy_by_epoch(r);
-    auto& per_epoch = by_group[r.group];
-    if (per_epoch.size() < mine.size()) per_epoch.resize(mine.size());
-    for (std::size_t e = 0; e < mine.size(); ++e)
-      if (!std::isnan(mine[e])) per_epoch[e].push_back(100 * mine[e]);
-    epochs = std::max(epochs, mine.size());
+    auto series = accuracy_by_epoch(r);
+    for (auto& a : series) a *= 100;
+    by_group[r.group].push_back(std::move(series));
   }
+  return by_group;
+}
+std::size_t longest(const std::vector<std::vector<double>>& series) {
+  std::size_t n = 0;
+  for (const auto& s : series) n = std::max(n, s.size());
+  return n;
+}
+// The mean over the runs that were evaluated in each epoch (NaN where none was).
+std::vector<double> mean_curve(const std::vector<std::vector<double>>& series) {
+  std::vector<double> curve(longest(series), NAN);
+  for (std::size_t e = 0; e < curve.size(); ++e) {
+    std::vector<double> values;
+    for (const auto& s : series)
+      if (e < s.size() && !std::isnan(s[e])) values.push_back(s[e]);
+    if (!values.empty()) curve[e] = mean(values);
+  }
+  return curve;
+}
+// The mean of v[begin, end) without its NaNs; NaN when nothing is left.
+double window_mean(const std::vector<double>& v, std::size_t begin, std::size_t end) {
+  std::vector<double> values;
+  for (std::size_t i = begin; i < end && i < v.size(); ++i)
+    if (!std::isnan(v[i])) values.push_back(v[i]);
+  return values.empty() ? NAN : mean(values);
+}
+}  // namespace
+
+Table epoch_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups) {
+  const auto by_group = epoch_series(runs);
+  std::size_t epochs = 0;
+  for (const auto& [group, series] : by_group) epochs = std::max(epochs, longest(series));
   if (epochs < 2) return {};
   Table rows = {{"settings"}};
   for (std::size_t e = 1; e <= epochs; ++e) rows[0].push_back(fmt::format("epoch {}", e));
   for (const auto& g : groups) {
     std::vector<std::string> row = {g.group};
-    const auto& per_epoch = by_group[g.group];
-    for (std::size_t e = 0; e < epochs; ++e)
-      row.push_back(e < per_epoch.size() && !per_epoch[e].empty() ? number(mean(per_epoch[e])) : "-");
+    const auto it = by_group.find(g.group);
+    const auto curve = it == by_group.end() ? std::vector<double>{} : mean_curve(it->second);
+    for (std::size_t e = 0; e < epochs; ++e) row.push_back(e < curve.size() ? number(curve[e]) : "-");
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Table plateau_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups) {
+  constexpr std::size_t kWindow = 5;
+  const auto by_group = epoch_series(runs);
+  std::size_t epochs = 0;
+  for (const auto& [group, series] : by_group) epochs = std::max(epochs, longest(series));
+  if (epochs < 2 * kWindow) return {};
+  Table rows = {{"settings"}};
+  for (std::size_t begin = 0; begin < epochs; begin += kWindow)
+    rows[0].push_back(fmt::format("epochs {}-{}", begin + 1, std::min(begin + kWindow, epochs)));
+  for (const char* c : {"last 5 epochs (mean ± std over seeds)", "change from the 5 before",
+                        "within 1 point of the last 5 from epoch", "widest swing of a run, last 10 epochs"})
+    rows[0].push_back(c);
+  for (const auto& g : groups) {
+    std::vector<std::string> row = {g.group};
+    const auto it = by_group.find(g.group);
+    const auto& series = it == by_group.end() ? std::vector<std::vector<double>>{} : it->second;
+    const auto curve = mean_curve(series);
+    const std::size_t n = curve.size();  // this group's epochs; the windows past them stay empty
+    for (std::size_t begin = 0; begin < epochs; begin += kWindow)
+      row.push_back(begin < n ? number(window_mean(curve, begin, begin + kWindow), "{:.2f}") : "-");
+    if (n < 2 * kWindow) {
+      row.insert(row.end(), 4, "-");
+      rows.push_back(std::move(row));
+      continue;
+    }
+    // Each run's own mean over the group's last five epochs: the plateau it reached.
+    std::vector<double> plateaus;
+    double swing = 0;
+    for (const auto& s : series) {
+      if (const double p = window_mean(s, n - kWindow, n); !std::isnan(p)) plateaus.push_back(p);
+      double lo = INFINITY, hi = -INFINITY;
+      for (std::size_t e = n - 2 * kWindow; e < n && e < s.size(); ++e)
+        if (!std::isnan(s[e])) lo = std::min(lo, s[e]), hi = std::max(hi, s[e]);
+      if (hi >= lo) swing = std::max(swing, hi - lo);
+    }
+    const double last = window_mean(curve, n - kWindow, n), before = window_mean(curve, n - 2 * kWindow, n - kWindow);
+    row.push_back(plateaus.empty() ? "-" : fmt::format("{:.2f} ± {:.2f}", mean(plateaus), stddev(plateaus)));
+    row.push_back(number(last - before, "{:+.2f}"));
+    // The epoch from which the mean curve never again falls more than a point below its
+    // last five epochs' mean: where it levelled off, or late when it still rises or swings.
+    std::size_t from = n;
+    while (from > 0 && !(curve[from - 1] < last - 1)) --from;
+    row.push_back(from < n ? std::to_string(from + 1) : "not yet");
+    row.push_back(number(swing));
     rows.push_back(std::move(row));
   }
   return rows;

@@ -29,6 +29,12 @@ Table class_table(const std::vector<GroupStats>& groups);
 // Rows: settings; columns: epochs; cells: test accuracy after the epoch, mean over the
 // group's runs (%): where accuracy stops rising. Empty when no run trained more than one epoch.
 Table epoch_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups);
+// Rows: settings; columns: five-epoch means of that curve, then each run's mean over the
+// last five epochs (mean ± std over seeds), the change from the five epochs before, the
+// epoch from which the mean curve stays within a point of its last five epochs, and the
+// widest range of a run over the last ten: has accuracy stopped rising, and where.
+// Empty when no run trained ten epochs.
+Table plateau_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups);
 
 std::string markdown_table(const Table& rows);
 std::string html_table(const Table& rows, const std::string& id);
