@@ -213,10 +213,52 @@ TEST_CASE("sweep progress counts samples from the running runs' files, not steps
   CHECK(p.fraction_done() == Approx(0.25 / 3));  // a quarter of one run out of three
   p.ended(1);
   CHECK(p.fraction_done() == Approx(1.0 / 3));
-  CHECK_THAT(p.status_line(), Contains("sweep: 2/4 runs done (33% of the work)"));
+  CHECK_THAT(p.status_line(), Contains("sweep: 2/4 runs done (1 complete before; 33% of the other 3's work)"));
   // max_steps ends a run sooner than its samples would.
   CHECK(run_fraction(50, 200, 3, 4) == Approx(0.75));
   CHECK(run_fraction(150, 200, 3, 0) == Approx(0.75));
+}
+
+TEST_CASE("sweep progress: a resumed run's earlier epochs do not count toward the ETA, a cut-back file is read again",
+          "[sweep][progress]") {
+  const auto dir = test::temp_dir("sweep-progress-resumed");
+  const auto run = dir / "sampler.type=ugs";
+  std::filesystem::create_directories(run);
+  test::write_file(run, "partition.csv", "client,samples,class_0\n0,100,100\n");
+  const std::string header =
+      "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
+      "straggler_wait_s,deferred,test_accuracy,test_loss\n";
+  const auto rows = [](int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += fmt::format("{},0,1,1,2.3,10,1,0.1,1,0,0,,\n", i);
+    return out;
+  };
+  // One run of one epoch of 100 samples; it resumes from 3 steps of 10 samples, and has 2
+  // more rows that its checkpoint did not record.
+  test::write_file(run, "metrics.csv", header + rows(5));
+  SweepProgress p(1, true);
+  p.started(0, run, 1, 0);
+  CHECK(p.fraction_done() == Approx(0.5));
+  // Nothing trained yet in this sweep: no rate, whatever the 50% already there.
+  CHECK_THAT(p.status_line(), Contains("ETA unknown"));
+  // The run cuts its file back to its checkpoint's 3 steps, then trains 4 more.
+  test::write_file(run, "metrics.csv", header + rows(3));
+  CHECK(p.fraction_done() == Approx(0.3));
+  test::write_file(run, "metrics.csv", header + rows(7));
+  CHECK(p.fraction_done() == Approx(0.7));
+  // The rate is that of this process: 60 s from 50% to 70% leaves 30% for 90 s.
+  CHECK(remaining_seconds(60, 0.7, 0.5) == Approx(90));
+  CHECK_FALSE(remaining_seconds(60, 0.5, 0.5));
+  CHECK_FALSE(remaining_seconds(60, 1.0, 0.5));
+  // A fresh run (no metrics.csv when it starts) counts from zero.
+  const auto fresh = dir / "sampler.type=fls";
+  std::filesystem::create_directories(fresh);
+  SweepProgress q(1, true);
+  q.started(0, fresh, 1, 0);
+  test::write_file(fresh, "partition.csv", "client,samples,class_0\n0,100,100\n");
+  test::write_file(fresh, "metrics.csv", header + rows(2));
+  CHECK(q.fraction_done() == Approx(0.2));
+  CHECK_THAT(q.status_line(), !Contains("ETA unknown"));
 }
 
 TEST_CASE("a sweep into a folder of complete runs of other settings is refused, not skipped", "[sweep]") {

@@ -15,6 +15,11 @@ double run_fraction(std::int64_t samples_done, std::int64_t total_samples, std::
   return std::clamp(f, 0.0, 1.0);
 }
 
+std::optional<double> remaining_seconds(double elapsed_s, double fraction, double fraction_at_start) {
+  if (fraction <= fraction_at_start || fraction >= 1) return std::nullopt;
+  return elapsed_s * (1 - fraction) / (fraction - fraction_at_start);
+}
+
 Progress::Progress(bool quiet, std::int64_t total_samples, std::int64_t max_steps, std::int64_t samples_before)
     : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_samples_(total_samples), max_steps_(max_steps),
       samples_before_(samples_before), start_(std::chrono::steady_clock::now()), last_print_(start_) {}
@@ -27,9 +32,7 @@ void Progress::step(std::int64_t epoch, std::int64_t step, std::int64_t samples_
   const double fraction = run_fraction(samples_done, total_samples_, step + 1, max_steps_);
   const double fraction_before = run_fraction(samples_before_, total_samples_, 0, 0);
   // The rate of this process (a resumed run's earlier epochs took no time here).
-  const double eta = fraction > fraction_before && fraction < 1
-                         ? elapsed * (1 - fraction) / (fraction - fraction_before)
-                         : 0.0;
+  const double eta = remaining_seconds(elapsed, fraction, fraction_before).value_or(0.0);
   const std::string acc = last_accuracy_ >= 0 ? fmt::format(" acc {:.2f}%", 100 * last_accuracy_) : "";
   const std::string loss_text = std::isnan(loss) ? "" : fmt::format(" loss {:.4f}", loss);
   const std::string text = fmt::format("epoch {} step {} ({:.0f}%){}{} {:.0f} samples/s ETA {:.0f}s", epoch + 1,

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace psl {
@@ -13,6 +14,10 @@ namespace psl {
 // How far a run is, 0..1: by samples (of epochs x N), or by steps when max_steps ends it sooner.
 double run_fraction(std::int64_t samples_done, std::int64_t total_samples, std::int64_t steps_done,
                     std::int64_t max_steps);
+
+// Seconds left at the rate of this process: `elapsed_s` took it from `fraction_at_start`
+// (what a resumed run or sweep had done before) to `fraction`. None before any gain.
+std::optional<double> remaining_seconds(double elapsed_s, double fraction, double fraction_at_start);
 
 class Progress {
  public:

@@ -24,6 +24,10 @@ void SweepProgress::started(std::size_t point, const fs::path& dir, std::int64_t
   w.dir = dir;
   w.epochs = epochs;
   w.max_steps = max_steps;
+  // A run that starts with rows of its own resumes: its first measurement is the part
+  // done before this sweep, not part of its rate.
+  std::error_code error;
+  if (!fs::exists(dir / "metrics.csv", error)) w.at_start = 0;
   running_[point] = w;
 }
 
@@ -49,7 +53,14 @@ void SweepProgress::read_new_rows(Watch& w) {
     for (const auto& h : read_partition_csv(w.dir / "partition.csv")) n += std::accumulate(h.begin(), h.end(), std::int64_t{0});
     w.total_samples = w.epochs * n;
   }
-  std::ifstream metrics(w.dir / "metrics.csv", std::ios::binary);
+  const auto file = w.dir / "metrics.csv";
+  std::error_code error;
+  if (const auto size = fs::file_size(file, error); !error && size < w.read_up_to) {
+    // A resumed run cut its file back to its checkpoint after it was first read: count again.
+    w.read_up_to = 0;
+    w.samples = w.steps = 0;
+  }
+  std::ifstream metrics(file, std::ios::binary);
   if (!metrics) return;
   metrics.seekg(std::streamoff(w.read_up_to));
   std::string line;
@@ -69,7 +80,12 @@ double SweepProgress::fraction(Watch& w) {
     read_new_rows(w);
   } catch (const std::exception&) {  // a file being replaced: it counts next time
   }
-  return run_fraction(w.samples, w.total_samples, w.steps, w.max_steps);
+  const double f = run_fraction(w.samples, w.total_samples, w.steps, w.max_steps);
+  if (w.at_start < 0 && w.total_samples > 0) {
+    w.at_start = f;
+    resumed_ += f;
+  }
+  return f;
 }
 
 double SweepProgress::fraction_done() {
@@ -85,13 +101,17 @@ std::string SweepProgress::status_line() {
   for (auto& [point, w] : running_)
     running += fmt::format("{}{} {:.0f}%", running.empty() ? "" : "; ", w.dir.filename().string(), 100 * fraction(w));
   const double f = fraction_done();
+  const double work = double(runs_ - skipped_);
   const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   std::string eta = "ETA unknown";
-  if (f > 0 && f < 1) {
-    const auto s = std::int64_t(elapsed * (1 - f) / f);
+  if (const auto left = remaining_seconds(elapsed, f, work > 0 ? resumed_ / work : 0)) {
+    const auto s = std::int64_t(*left);
     eta = s >= 3600 ? fmt::format("ETA {}h{:02}m", s / 3600, s / 60 % 60) : fmt::format("ETA {}m{:02}s", s / 60, s % 60);
   }
-  return fmt::format("sweep: {}/{} runs done ({:.0f}% of the work){}{}, {}", ended_ + skipped_, runs_, 100 * f,
+  const std::string share = skipped_ == 0 ? fmt::format("{:.0f}% of the work", 100 * f)
+                                          : fmt::format("{} complete before; {:.0f}% of the other {}'s work", skipped_,
+                                                        100 * f, runs_ - skipped_);
+  return fmt::format("sweep: {}/{} runs done ({}){}{}, {}", ended_ + skipped_, runs_, share,
                      running.empty() ? "" : ", running: ", running, eta);
 }
 

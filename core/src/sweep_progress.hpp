@@ -1,6 +1,7 @@
 // What `psl sweep` shows while it runs: runs done, how far each running run is (read
 // from its metrics.csv as it grows, counted in samples as a run's own progress is), and
-// an ETA for the whole sweep from the rate so far.
+// an ETA for the whole sweep from the rate so far. A resumed run's epochs from before
+// count as done but not toward that rate: they took no time of this sweep.
 #pragma once
 
 #include <chrono>
@@ -30,11 +31,13 @@ class SweepProgress {
     std::int64_t total_samples = 0;  // epochs x N, once partition.csv is there
     std::int64_t samples = 0, steps = 0;
     std::uintmax_t read_up_to = 0;   // bytes of metrics.csv already counted
+    double at_start = -1;            // a resumed run's earlier epochs: its fraction when first measured
   };
   void read_new_rows(Watch& w);
   double fraction(Watch& w);
 
   std::size_t runs_, ended_ = 0, skipped_ = 0;
+  double resumed_ = 0;  // the sum of the runs' at_start: work done before this sweep started
   bool quiet_, tty_;
   std::map<std::size_t, Watch> running_;
   std::chrono::steady_clock::time_point start_, last_print_;
