@@ -196,14 +196,27 @@ sampler.type = ["fls", "lds"]
   CHECK(lds.sampler.params.get_string("pacing") == "defer");
 }
 
-TEST_CASE("sweep progress counts samples from the running runs' files, not steps", "[sweep][progress]") {
-  const auto dir = test::temp_dir("sweep-progress");
-  const auto run = dir / "sampler.type=fls";
+namespace {
+// metrics.csv's header as a psl before byte counts wrote it: the progress reader needs only
+// the step and batch_size columns.
+const std::string kProgressMetricsHeader =
+    "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
+    "straggler_wait_s,deferred,test_accuracy,test_loss\n";
+// A run folder with one client per entry of `samples`, all of class 0.
+std::filesystem::path progress_run_folder(const std::filesystem::path& dir, const std::string& name,
+                                          const std::vector<int>& samples) {
+  const auto run = dir / name;
   std::filesystem::create_directories(run);
-  test::write_file(run, "partition.csv", "client,samples,class_0\n0,60,60\n1,40,40\n");
-  const std::string header =
-      "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
-      "straggler_wait_s,deferred,test_accuracy,test_loss\n";
+  std::string partition = "client,samples,class_0\n";
+  for (std::size_t c = 0; c < samples.size(); ++c) partition += fmt::format("{},{},{}\n", c, samples[c], samples[c]);
+  test::write_file(run, "partition.csv", partition);
+  return run;
+}
+}  // namespace
+
+TEST_CASE("sweep progress counts samples from the running runs' files, not steps", "[sweep][progress]") {
+  const auto run = progress_run_folder(test::temp_dir("sweep-progress"), "sampler.type=fls", {60, 40});
+  const auto& header = kProgressMetricsHeader;
   // Two epochs of 100 samples: 50 trained, an evaluation row, and a row still being written.
   test::write_file(run, "metrics.csv", header + "0,0,1,1,2.3,30,2,0.1,1,0,0,,\n1,0,2,2,2.2,20,2,0.1,1,0,0,,\n"
                                                 "1,0,,,,,,,,,,0.5,1.9\n2,0,3,3,2.1,1");
@@ -222,12 +235,8 @@ TEST_CASE("sweep progress counts samples from the running runs' files, not steps
 TEST_CASE("sweep progress: a resumed run's earlier epochs do not count toward the ETA, a cut-back file is read again",
           "[sweep][progress]") {
   const auto dir = test::temp_dir("sweep-progress-resumed");
-  const auto run = dir / "sampler.type=ugs";
-  std::filesystem::create_directories(run);
-  test::write_file(run, "partition.csv", "client,samples,class_0\n0,100,100\n");
-  const std::string header =
-      "step,epoch,simulated_time_s,wall_time_s,loss,batch_size,active_clients,batch_deviation,step_time_s,"
-      "straggler_wait_s,deferred,test_accuracy,test_loss\n";
+  const auto run = progress_run_folder(dir, "sampler.type=ugs", {100});
+  const auto& header = kProgressMetricsHeader;
   const auto rows = [](int n) {
     std::string out;
     for (int i = 0; i < n; ++i) out += fmt::format("{},0,1,1,2.3,10,1,0.1,1,0,0,,\n", i);
@@ -251,11 +260,9 @@ TEST_CASE("sweep progress: a resumed run's earlier epochs do not count toward th
   CHECK_FALSE(remaining_seconds(60, 0.5, 0.5));
   CHECK_FALSE(remaining_seconds(60, 1.0, 0.5));
   // A fresh run (no metrics.csv when it starts) counts from zero.
-  const auto fresh = dir / "sampler.type=fls";
-  std::filesystem::create_directories(fresh);
+  const auto fresh = progress_run_folder(dir, "sampler.type=fls", {100});
   SweepProgress q(1, true);
   q.started(0, fresh, 1, 0);
-  test::write_file(fresh, "partition.csv", "client,samples,class_0\n0,100,100\n");
   test::write_file(fresh, "metrics.csv", header + rows(2));
   CHECK(q.fraction_done() == Approx(0.2));
   CHECK_THAT(q.status_line(), !Contains("ETA unknown"));
