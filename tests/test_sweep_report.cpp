@@ -253,6 +253,9 @@ TEST_CASE("sweep progress: a resumed run's earlier epochs do not count toward th
   // The run cuts its file back to its checkpoint's 3 steps, then trains 4 more.
   test::write_file(run, "metrics.csv", header + rows(3));
   CHECK(p.fraction_done() == Approx(0.3));
+  CHECK_THAT(p.status_line(), Contains("ETA unknown"));  // done before: 30%, not the 50% first read
+  test::write_file(run, "metrics.csv", header + rows(4));
+  CHECK_THAT(p.status_line(), !Contains("ETA unknown"));
   test::write_file(run, "metrics.csv", header + rows(7));
   CHECK(p.fraction_done() == Approx(0.7));
   // The rate is that of this process: 60 s from 50% to 70% leaves 30% for 90 s.
@@ -518,9 +521,10 @@ TEST_CASE("accuracy after each epoch: the last evaluation of the epoch, mean ove
 }
 
 TEST_CASE("where accuracy levels off: five-epoch means, the plateau over seeds, and the epoch it was reached", "[report]") {
-  // One evaluation per epoch, in epoch e.
+  // Complete runs with one evaluation per epoch, in epoch e.
   const auto run_of = [](const std::string& name, const std::vector<double>& accuracies, const std::string& manifest) {
     auto r = crafted_run(name, accuracies, manifest);
+    r.summary.status = "complete";
     std::int64_t epoch = 0;
     for (auto& row : r.metrics)
       if (!row.is_train) row.epoch = epoch++;
@@ -562,6 +566,15 @@ TEST_CASE("where accuracy levels off: five-epoch means, the plateau over seeds, 
   // Runs of fewer than ten epochs have no such table.
   const auto short_run = run_of("s", {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}, "seed = 1\n");
   CHECK(report::plateau_table({short_run}, report::group_stats({short_run})).empty());
+  // --csv writes it as plateau.csv, and the Markdown report has it, where there is one.
+  const auto dir = test::temp_dir("report-plateau-csv");
+  report::write_csv(runs, {}, dir / "long");
+  CHECK(test::read_text(dir / "long" / "plateau.csv").rfind("settings,epochs 1-5,epochs 6-10,epochs 11-12,", 0) == 0);
+  CHECK_THAT(report::markdown(runs), Contains("## Where test accuracy levels off"));
+  report::write_csv({short_run}, {}, dir / "short");
+  CHECK(std::filesystem::exists(dir / "short" / "epochs.csv"));
+  CHECK_FALSE(std::filesystem::exists(dir / "short" / "plateau.csv"));
+  CHECK_THAT(report::markdown({short_run}), !Contains("levels off"));
 }
 
 TEST_CASE("time to accuracy: the first evaluation at or above the target", "[report]") {

@@ -56,9 +56,11 @@ void SweepProgress::read_new_rows(Watch& w) {
   const auto file = w.dir / "metrics.csv";
   std::error_code error;
   if (const auto size = fs::file_size(file, error); !error && size < w.read_up_to) {
-    // A resumed run cut its file back to its checkpoint after it was first read: count again.
+    // A resumed run cut its file back to its checkpoint after it was first read: count
+    // again, and measure again what it had done before.
     w.read_up_to = 0;
     w.samples = w.steps = 0;
+    if (w.at_start > 0) resumed_ -= w.at_start, w.at_start = -1;
   }
   std::ifstream metrics(file, std::ios::binary);
   if (!metrics) return;

@@ -45,8 +45,6 @@ void write_csv(const std::vector<Run>& runs, const PageOptions& o, const fs::pat
   if (const auto epochs = epoch_table(done, groups); !epochs.empty()) write_file_atomic(dir / "epochs.csv", csv_table(epochs));
   if (const auto plateau = plateau_table(done, groups); !plateau.empty())
     write_file_atomic(dir / "plateau.csv", csv_table(plateau));
-  if (const auto plateau = plateau_table(done, groups); !plateau.empty())
-    write_file_atomic(dir / "plateau.csv", csv_table(plateau));
   Table points = {{"figure", "setting", "run", "x", "y", "low", "high"}};
   auto num = [](double v) { return fmt::format("{}", v); };
   for (const auto& f : figures(runs, o.band))

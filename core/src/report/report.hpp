@@ -15,7 +15,8 @@ namespace psl::report {
 std::string markdown(const std::vector<Run>& runs, const TableOptions& options = {});
 std::string html(const std::vector<Run>& runs, const PageOptions& options = {});
 
-// `--csv DIR`: settings.csv, groups.csv, runs.csv, paper.csv, and curves.csv (one row per
+// `--csv DIR`: settings.csv, groups.csv, runs.csv, paper.csv, classes.csv, epochs.csv and
+// plateau.csv (runs of several and of ten or more epochs), and curves.csv (one row per
 // point: figure, setting, run (empty for the mean over seeds), x, y, low, high).
 void write_csv(const std::vector<Run>& runs, const PageOptions& options, const std::filesystem::path& dir);
 // `--figures DIR`: each figure as FIGURE.svg, and labels.svg.
