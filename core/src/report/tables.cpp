@@ -173,6 +173,11 @@ std::size_t longest(const std::vector<std::vector<double>>& series) {
   for (const auto& s : series) n = std::max(n, s.size());
   return n;
 }
+std::size_t most_epochs(const std::map<std::string, std::vector<std::vector<double>>>& by_group) {
+  std::size_t n = 0;
+  for (const auto& [group, series] : by_group) n = std::max(n, longest(series));
+  return n;
+}
 // The mean over the runs that were evaluated in each epoch (NaN where none was).
 std::vector<double> mean_curve(const std::vector<std::vector<double>>& series) {
   std::vector<double> curve(longest(series), NAN);
@@ -195,8 +200,7 @@ double window_mean(const std::vector<double>& v, std::size_t begin, std::size_t 
 
 Table epoch_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups) {
   const auto by_group = epoch_series(runs);
-  std::size_t epochs = 0;
-  for (const auto& [group, series] : by_group) epochs = std::max(epochs, longest(series));
+  const std::size_t epochs = most_epochs(by_group);
   if (epochs < 2) return {};
   Table rows = {{"settings"}};
   for (std::size_t e = 1; e <= epochs; ++e) rows[0].push_back(fmt::format("epoch {}", e));
@@ -213,8 +217,7 @@ Table epoch_table(const std::vector<Run>& runs, const std::vector<GroupStats>& g
 Table plateau_table(const std::vector<Run>& runs, const std::vector<GroupStats>& groups) {
   constexpr std::size_t kWindow = 5;
   const auto by_group = epoch_series(runs);
-  std::size_t epochs = 0;
-  for (const auto& [group, series] : by_group) epochs = std::max(epochs, longest(series));
+  const std::size_t epochs = most_epochs(by_group);
   if (epochs < 2 * kWindow) return {};
   Table rows = {{"settings"}};
   for (std::size_t begin = 0; begin < epochs; begin += kWindow)
@@ -231,7 +234,7 @@ Table plateau_table(const std::vector<Run>& runs, const std::vector<GroupStats>&
     for (std::size_t begin = 0; begin < epochs; begin += kWindow)
       row.push_back(begin < n ? number(window_mean(curve, begin, begin + kWindow), "{:.2f}") : "-");
     if (n < 2 * kWindow) {
-      row.insert(row.end(), 4, "-");
+      row.resize(rows[0].size(), "-");
       rows.push_back(std::move(row));
       continue;
     }
