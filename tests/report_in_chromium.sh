@@ -45,4 +45,15 @@ done
 [ "$(ls -d "$work"/kept/*/ | wc -l)" = 4 ] || fail "keep-results did not keep the 4 runs"
 ls "$work"/kept/*/checkpoint.bin 2>/dev/null && fail "keep-results kept checkpoints"
 "$psl" report "$work/kept" --format md | grep -q "| ugs |" || fail "psl report cannot read the kept runs"
+# A failed run is a result and is kept (the report names it and its error); one still
+# running is not.
+cp -r "$work/sweep" "$work/mixed"
+runs=("$work"/mixed/*/)
+sed -i 's/"status": "complete"/"status": "failed", "error": "the loss is nan at step 3"/' "${runs[0]}summary.json"
+sed -i 's/"status": "complete"/"status": "running"/' "${runs[1]}summary.json"
+"$(dirname "$0")/../tools/keep-results" "$work/mixed" "$work/kept-mixed" > /dev/null
+[ "$(ls -d "$work"/kept-mixed/*/ | wc -l)" = 3 ] || fail "keep-results did not keep the 2 complete and the failed run"
+[ -d "$work/kept-mixed/$(basename "${runs[1]}")" ] && fail "keep-results kept a run still running"
+"$psl" report "$work/kept-mixed" --format md 2>/dev/null | grep -q "(failed, .*: the loss is nan at step 3)" ||
+  fail "the report does not name the kept failed run and its error"
 echo "report page: loads in Chromium, 6 charts drawn, no script errors; kept runs report alike"

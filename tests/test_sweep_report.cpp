@@ -133,6 +133,15 @@ TEST_CASE("a sweep runs its grid, resumes, and its report matches the runs", "[s
   const auto partial_md = report::markdown(in_progress);
   CHECK_THAT(partial_md, Contains("Left out of the tables of means: 1 of 8 runs are not complete"));
   CHECK_THAT(partial_md, Contains(in_progress[0].dir.filename().string() + " (running,"));
+  // A failed run is named with its error (a seed that diverged is a result, not a gap).
+  auto diverged = found;
+  diverged[1].summary.status = "failed";
+  diverged[1].summary.error = "the loss is -nan at step 2109: lower training.lr";
+  diverged[1].summary.epochs_completed = 4;
+  diverged[1].summary.epochs = 30;
+  CHECK_THAT(report::markdown(diverged),
+             Contains(diverged[1].dir.filename().string() +
+                      " (failed, 4 of 30 epochs: the loss is -nan at step 2109: lower training.lr)"));
   const auto alone = report::group_stats(report::complete_runs(in_progress));
   for (const auto& g : alone)
     if (g.group == in_progress[0].group) {

@@ -34,7 +34,7 @@ std::vector<GroupStats> group_stats(const std::vector<Run>& runs);
 // one that failed, would enter them with the numbers of its last evaluation, mid-training.
 std::vector<Run> complete_runs(const std::vector<Run>& runs);
 // Empty when every run is complete; otherwise a sentence naming the runs the tables of
-// means leave out, with their status and how far they got.
+// means leave out, with their status, how far they got and, for a failed run, its error.
 std::string left_out_of_means(const std::vector<Run>& runs);
 
 // A run's traffic up and down in MB: summary.json's bytes_up and bytes_down; for runs of
