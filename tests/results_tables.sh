@@ -24,6 +24,19 @@ sed -i 's/| 90.87 ± 0.23 |/| 90.78 ± 0.23 |/' "$page"
 if check "$page" 2> "$work/err"; then fail "an edited table passed"; fi
 grep -q "page.md:3: the tables differ" "$work/err" || fail "the error does not name the marker's line: $(cat "$work/err")"
 
+# A kept failed run: the block names it (from psl report's output, not its standard
+# error), and a block without that line does not pass.
+cp -r "$src/experiments/results/convergence-centralized" "$work/kept"
+failed=("$work"/kept/*/)
+sed -i 's/"status": "complete"/"status": "failed", "error": "the loss is nan at step 3"/' "${failed[0]}summary.json"
+printf '<!-- psl report %s -->\n<!-- end of report -->\n' "$work/kept" > "$work/failed.md"
+check --write "$work/failed.md" > /dev/null
+[ "$(grep -c 'Left out of the tables of means' "$work/failed.md")" = 1 ] ||
+  fail "the failed run is not named once in the block: $(head -n 4 "$work/failed.md")"
+grep -q '^psl report:' "$work/failed.md" && fail "psl report's standard error went into the page"
+sed -i '/^Left out of the tables/d' "$work/failed.md"
+if check "$work/failed.md" 2> "$work/err"; then fail "a block without its left-out line passed"; fi
+
 sed -i '/end of report/d' "$page"
 status=0; check "$page" 2> "$work/err" || status=$?
 [ $status -eq 2 ] && grep -q "page.md:3: '<!-- end of report -->' missing" "$work/err" || fail "a block without its end was not refused: $(cat "$work/err")"
