@@ -55,8 +55,14 @@ for _ in $(seq 50); do [ -z "$(runs)" ] && break; sleep 0.1; done
 [ -z "$(runs)" ] || fail "the sweep's run outlived it: $(runs)"
 
 echo "== rerun: the unfinished run resumes from its checkpoint and ends complete"
+# Its summary says it failed (as if its loss had diverged after the checkpoint): the
+# rerun resumes it, and says what it failed with, since a failure that is not chance
+# comes back.
+sed -i 's/"status": "running",/"status": "failed", "error": "a failure before the rerun",/' "$out/seed=1/summary.json"
 "$psl" sweep "$work/m.toml" --out "$out" 2>"$work/rerun.txt" || fail "the rerun failed: $(cat "$work/rerun.txt")"
 grep -q "seed=1: resuming from its checkpoint" "$work/rerun.txt" || fail "seed=1 was not resumed: $(cat "$work/rerun.txt")"
+grep -q "seed=1: failed before (a failure before the rerun); resuming it" "$work/rerun.txt" ||
+  fail "the earlier failure was not said: $(cat "$work/rerun.txt")"
 grep -q '"status": "complete"' "$out/seed=1/summary.json" || fail "seed=1 is not complete"
 grep -q '"train_steps": 50000' "$out/seed=1/summary.json" || fail "seed=1 has not 400 epochs of 125 steps"
 
@@ -77,4 +83,18 @@ ls -d "$out"/seed=2.replaced-* >/dev/null || fail "the inconsistent run was not 
 grep -q "seed=2: unfinished and not resumable: its manifest.toml differs from the one this sweep resolves at line [0-9]* ('epochs = 400' there, 'epochs = 2' now)" "$work/again.txt" ||
   fail "the reason was not said: $(cat "$work/again.txt")"
 "$psl" report "$out" --format md >/dev/null || fail "the report refused the repaired sweep"
+echo "== a run that fails is named with its error, and again when a rerun starts it afresh"
+diverging=$work/diverging
+status=0
+"$psl" sweep "$work/m.toml" --out "$diverging" --set training.lr=1e12 --set training.epochs=3 \
+  --set 'sweep.seed=[1]' 2>"$work/diverged.txt" || status=$?
+[ "$status" = 1 ] || fail "a sweep whose run failed exited $status"
+grep -q "seed=1: FAILED: the loss is [-a-z]* at step [0-9]*: lower training.lr (see $diverging/seed=1/log.txt)" \
+  "$work/diverged.txt" || fail "the run's error was not said: $(cat "$work/diverged.txt")"
+status=0
+"$psl" sweep "$work/m.toml" --out "$diverging" --set training.lr=1e12 --set training.epochs=3 \
+  --set 'sweep.seed=[1]' 2>"$work/diverged-again.txt" || status=$?
+[ "$status" = 1 ] || fail "the rerun of a diverging run exited $status"
+grep -q "seed=1: failed before (the loss is [-a-z]* at step [0-9]*: lower training.lr) and not resumable: it has no checkpoint; kept as" \
+  "$work/diverged-again.txt" || fail "the rerun did not say the run had failed: $(cat "$work/diverged-again.txt")"
 echo "sweep faults: all checks passed"

@@ -95,6 +95,24 @@ std::optional<std::string> shorter_run_of(const fs::path& dir, const PlannedPoin
     return std::nullopt;
   }
 }
+
+// The error summary.json records when the folder's run failed; "" when it did not fail
+// (running, complete, or no readable summary: those are judged and said elsewhere).
+std::string recorded_failure(const fs::path& dir) {
+  try {
+    const auto summary = read_run_summary(dir);
+    if (summary.status == "failed") return summary.error.empty() ? "no error recorded" : summary.error;
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
+// Why a run process of the sweep did not end well, for the line that says it failed.
+std::string why_run_failed(int wait_status, const fs::path& dir) {
+  if (WIFSIGNALED(wait_status)) return fmt::format("killed by signal {}", WTERMSIG(wait_status));
+  const auto error = recorded_failure(dir);
+  return error.empty() ? fmt::format("exit status {}", WEXITSTATUS(wait_status)) : error;
+}
 }  // namespace
 
 std::vector<std::string> run_arguments(const PlannedPoint& p, Start start, const fs::path& dir,
@@ -111,14 +129,21 @@ std::vector<std::string> run_arguments(const PlannedPoint& p, Start start, const
 // reason said (a newer psl that fills in new defaults changes the resolved manifest).
 Start prepare(const fs::path& dir, const std::string& manifest_text, bool quiet) {
   if (!holds_run(dir)) return Start::Fresh;
+  // A run that failed is run again: said with its error, since a deterministic failure
+  // (a diverging loss) comes back at the same step.
+  const std::string failure = recorded_failure(dir);
+  const std::string state = failure.empty() ? "unfinished" : "failed before (" + failure + ")";
   const std::string why = why_not_resumable(dir, manifest_text);
-  if (why.empty()) return Start::Resume;
+  if (why.empty()) {
+    if (!quiet && !failure.empty()) fmt::print(stderr, "{}: {}; resuming it\n", dir.string(), state);
+    return Start::Resume;
+  }
   fs::path aside;
   {
     FolderLock lock(dir);  // refuses if a run still writes it
     aside = move_aside(dir);
   }
-  if (!quiet) fmt::print(stderr, "{}: unfinished and not resumable: {}; kept as {}\n", dir.string(), why, aside.string());
+  if (!quiet) fmt::print(stderr, "{}: {} and not resumable: {}; kept as {}\n", dir.string(), state, why, aside.string());
   return Start::Fresh;
 }
 
@@ -313,7 +338,8 @@ int command_sweep(const SweepOptions& options) {
     }
     ok ? ++done : ++failed;
     progress.ended(i);
-    report(points[i].name, ok ? "complete" : fmt::format("FAILED (see {})", (dir / "log.txt").string()));
+    report(points[i].name, ok ? "complete"
+                              : fmt::format("FAILED: {} (see {})", why_run_failed(status, dir), (dir / "log.txt").string()));
   }
   fmt::print("sweep {}: {} runs complete, {} skipped as already complete, {} failed; folder {}\n", plan->name, done,
              skipped, failed, out.string());
