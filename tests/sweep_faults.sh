@@ -92,6 +92,11 @@ status=0
 grep -q "seed=1: FAILED: the loss is [-a-z]* at step [0-9]*: lower training.lr (see $diverging/seed=1/log.txt)" \
   "$work/diverged.txt" || fail "the run's error was not said: $(cat "$work/diverged.txt")"
 status=0
+"$psl" sweep --status "$diverging" > "$work/diverged-status.txt" || status=$?
+[ "$status" = 1 ] || fail "psl sweep --status of a sweep with a failed run exited $status"
+grep -q "^failed  *seed=1  (0 of 3 epochs: the loss is [-a-z]* at step [0-9]*: lower training.lr; see $diverging/seed=1/log.txt)$" \
+  "$work/diverged-status.txt" || fail "--status did not say why the run failed: $(cat "$work/diverged-status.txt")"
+status=0
 "$psl" sweep "$work/m.toml" --out "$diverging" --set training.lr=1e12 --set training.epochs=3 \
   --set 'sweep.seed=[1]' 2>"$work/diverged-again.txt" || status=$?
 [ "$status" = 1 ] || fail "the rerun of a diverging run exited $status"

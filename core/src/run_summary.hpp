@@ -68,4 +68,8 @@ void write_run_summary(const std::filesystem::path& run_dir, const RunSummary& s
 // JSON, or lacks a key every summary has.
 RunSummary read_run_summary(const std::filesystem::path& run_dir);
 
+// How far a run got, for the lines that list unfinished runs (psl report, psl sweep
+// --status): "12 of 30 epochs", with a failed run's error after a colon.
+std::string epochs_done_note(const RunSummary& s);
+
 }  // namespace psl

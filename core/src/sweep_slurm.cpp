@@ -7,6 +7,7 @@
 #include <boost/process.hpp>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -169,10 +170,12 @@ int sweep_status(const fs::path& dir) {
     for (const auto& entry : index) {
       const std::string name = entry.at("folder");
       const fs::path run = dir / name;
+      std::optional<RunSummary> summary;
+      if (fs::exists(run / "summary.json")) summary = read_run_summary(run);
       std::string state = "not started";
       if (run_complete(run)) state = "complete";
       else if (auto q = queued.find(name); q != queued.end()) state = q->second == "PENDING" ? "pending" : "running";
-      else if (fs::exists(run / "summary.json") && read_run_summary(run).status == "failed") state = "failed";
+      else if (summary && summary->status == "failed") state = "failed";
       else if (fs::exists(run)) {
         try {
           FolderLock probe(run);  // nobody writes it
@@ -182,7 +185,9 @@ int sweep_status(const fs::path& dir) {
         }
       }
       ++counts[state];
-      fmt::print("{:<12} {}{}\n", state, name, state == "failed" ? fmt::format("  (see {})", (run / "log.txt").string()) : "");
+      std::string note = summary && (state == "running" || state == "failed") ? epochs_done_note(*summary) : "";
+      if (state == "failed") note += fmt::format("{}see {}", note.empty() ? "" : "; ", (run / "log.txt").string());
+      fmt::print("{:<12} {}{}\n", state, name, note.empty() ? "" : "  (" + note + ")");
     }
     std::string total;
     for (const auto& [state, n] : counts) total += fmt::format("{}{} {}", total.empty() ? "" : ", ", n, state);

@@ -37,12 +37,8 @@ std::vector<Run> complete_runs(const std::vector<Run>& runs) {
 std::string left_out_of_means(const std::vector<Run>& runs) {
   std::vector<std::string> names;
   for (const auto& r : runs)
-    if (r.summary.status != "complete") {
-      // A failed run says why: a mean over the survivors reads differently when a seed diverged.
-      const std::string why = r.summary.error.empty() ? "" : ": " + r.summary.error;
-      names.push_back(fmt::format("{} ({}, {} of {} epochs{})", r.dir.filename().string(), r.summary.status,
-                                  r.summary.epochs_completed, r.summary.epochs, why));
-    }
+    if (r.summary.status != "complete")
+      names.push_back(fmt::format("{} ({}, {})", r.dir.filename().string(), r.summary.status, epochs_done_note(r.summary)));
   if (names.empty()) return "";
   return fmt::format("Left out of the tables of means: {} of {} runs are not complete (they would enter with the "
                      "numbers of their last evaluation): {}.",
