@@ -182,7 +182,6 @@ RunSummary read_run_summary(const std::filesystem::path& run_dir) {
 }
 
 std::string epochs_done_note(const RunSummary& s) {
-  // A failed run says why: a mean over the survivors reads differently when a seed diverged.
   return fmt::format("{} of {} epochs{}", s.epochs_completed, s.epochs, s.error.empty() ? "" : ": " + s.error);
 }
 

@@ -37,7 +37,7 @@ std::vector<Run> complete_runs(const std::vector<Run>& runs) {
 std::string left_out_of_means(const std::vector<Run>& runs) {
   std::vector<std::string> names;
   for (const auto& r : runs)
-    if (r.summary.status != "complete")
+    if (r.summary.status != "complete")  // a failed one with its error: a seed that diverged is a result
       names.push_back(fmt::format("{} ({}, {})", r.dir.filename().string(), r.summary.status, epochs_done_note(r.summary)));
   if (names.empty()) return "";
   return fmt::format("Left out of the tables of means: {} of {} runs are not complete (they would enter with the "
