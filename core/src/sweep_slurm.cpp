@@ -170,10 +170,11 @@ int sweep_status(const fs::path& dir) {
     for (const auto& entry : index) {
       const std::string name = entry.at("folder");
       const fs::path run = dir / name;
-      std::optional<RunSummary> summary;
-      if (fs::exists(run / "summary.json")) summary = read_run_summary(run);
+      const bool complete = run_complete(run);
+      std::optional<RunSummary> summary;  // of a run not complete: how far it got, and a failure's error
+      if (!complete && fs::exists(run / "summary.json")) summary = read_run_summary(run);
       std::string state = "not started";
-      if (run_complete(run)) state = "complete";
+      if (complete) state = "complete";
       else if (auto q = queued.find(name); q != queued.end()) state = q->second == "PENDING" ? "pending" : "running";
       else if (summary && summary->status == "failed") state = "failed";
       else if (fs::exists(run)) {
